@@ -1,0 +1,36 @@
+# The two commands of the README: `make run` and `make test`.
+# Each creates .venv with the project installed when it is missing or stale.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test lint typecheck unit openapi clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/speakup db upgrade
+	$(BIN)/speakup demo
+	$(BIN)/speakup serve --bind 127.0.0.1:8000
+
+lint: $(STAMP)
+	$(BIN)/ruff check speakup tests migrations
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest
+
+test: lint typecheck unit
+
+openapi: $(STAMP)
+	$(BIN)/speakup openapi --output openapi.yaml
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

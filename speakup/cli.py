@@ -1,0 +1,178 @@
+"""The ``speakup`` command: serve, db upgrade, create-user, demo, openapi."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from speakup.settings import ConfigError, Settings
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@click.group()
+def main() -> None:
+    """speakup: make it safe to speak up, and show that somebody listened."""
+
+
+# --- serve -----------------------------------------------------------------------------
+
+# No %(h)s (client address), %(a)s (user agent) or %(f)s (referer): the access log must not
+# identify anyone, least of all an anonymous reporter.
+ACCESS_LOG_FORMAT = '%(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+
+
+def gunicorn_options(bind: str, workers: int) -> dict[str, Any]:
+    return {
+        "bind": bind,
+        "workers": workers,
+        "worker_class": "sync",
+        "accesslog": "-",
+        "errorlog": "-",
+        "access_log_format": ACCESS_LOG_FORMAT,
+        "timeout": 30,
+        "graceful_timeout": 20,
+        "forwarded_allow_ips": "",
+        "proc_name": "speakup",
+    }
+
+
+@main.command()
+@click.option("--bind", default="127.0.0.1:8000", show_default=True, help="Address:port.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Sync workers (default: 2 per core).")
+def serve(bind: str, workers: int | None) -> None:
+    """Run the API under gunicorn."""
+    from gunicorn.app.base import BaseApplication
+
+    settings = _settings()  # fail fast in the master, before any worker starts
+    options = gunicorn_options(bind, workers or 2 * (os.cpu_count() or 1))
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            from speakup import create_app
+
+            return create_app(settings)
+
+    Server().run()
+
+
+# --- db --------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command()
+def upgrade() -> None:
+    """Apply migrations (creates the SQLite file if needed)."""
+    from speakup import migrate
+
+    settings = _settings()
+    migrate.upgrade(settings.database_url)
+    click.echo(f"database at revision {migrate.head_revision()}")
+
+
+# --- users -----------------------------------------------------------------------------
+
+
+@main.command("create-user")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", "roles", multiple=True, required=True,
+              type=click.Choice(["staff", "leader", "safety_officer", "admin"]))
+@click.option("--unit", "unit_id", default=None, help="Unit id.")
+@click.option("--password-stdin", is_flag=True, required=True,
+              help="Read the password from standard input (required: never on the command line).")
+def create_user(email: str, name: str, roles: tuple[str, ...], unit_id: str | None,
+                password_stdin: bool) -> None:
+    """Create a user; the password is read from standard input."""
+    from speakup.db import Database
+    from speakup.services import org
+    from speakup.services.clock import SystemClock
+    from speakup.services.errors import ServiceError
+    from speakup.services.passwords import Passwords
+
+    settings = _settings()
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not 8 <= len(password) <= 1024:
+        raise click.ClickException("the password must have 8 to 1024 characters")
+    database = Database(settings.database_url)
+    passwords = Passwords(time_cost=settings.argon2_time_cost,
+                          memory_kib=settings.argon2_memory_kib,
+                          parallelism=settings.argon2_parallelism)
+    with database.session() as session:
+        try:
+            user = org.create_user(session, clock=SystemClock(), passwords=passwords,
+                                   data=org.NewUser(email=email, name=name, password=password,
+                                                    roles=list(roles), unit_id=unit_id))
+        except ServiceError as error:
+            raise click.ClickException(error.detail) from None
+    click.echo(user.id)
+
+
+# --- demo ------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--reports", "count", type=click.IntRange(0, 50_000_000), default=None,
+              help="Reports of history to add (default: 300 when the demo organisation "
+                   "is first created, none after).")
+def demo(count: int | None) -> None:
+    """A demo organisation, users and realistic report history."""
+    from speakup import demo as demo_data
+    from speakup.db import Database
+
+    settings = _settings()
+    if settings.is_production:
+        raise click.ClickException("speakup demo refuses to run with SPEAKUP_ENV=production")
+    database = Database(settings.database_url)
+    started = time.perf_counter()
+    result = demo_data.seed(database, settings=settings, reports=count, progress=_progress)
+    elapsed = time.perf_counter() - started
+    if result.created_organisation:
+        click.echo("Created the demo organisation.")
+    if result.reports_added:
+        click.echo(f"Added {result.reports_added:,} reports in {elapsed:.1f} s.")
+    click.echo(f"\nDemo logins (password for all: {demo_data.DEMO_PASSWORD}):")
+    for login in result.logins:
+        click.echo(f"  {login.email:<32} {', '.join(login.roles)}")
+
+
+def _progress(total: int, label: str) -> Any:
+    return click.progressbar(length=total, label=label, file=sys.stderr, show_eta=True,
+                             show_pos=True)
+
+
+# --- openapi ---------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write here instead of standard output.")
+def openapi(output: Path | None) -> None:
+    """Write the OpenAPI document generated from the code (commit it as openapi.yaml)."""
+    from speakup.spec import render
+
+    text = render()
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text)
+        click.echo(f"wrote {output}", err=True)

@@ -1,0 +1,27 @@
+"""Typed tables.  No business logic and no Flask here: services own the behaviour."""
+
+from speakup.models.org import ROLES, AuthSession, Category, Unit, UnitLeader, User, UserRole
+from speakup.models.report import (
+    IdempotencyRecord,
+    Message,
+    ReferenceCounter,
+    Report,
+    ReportAssignee,
+    ReportEvent,
+)
+
+__all__ = [
+    "ROLES",
+    "AuthSession",
+    "Category",
+    "IdempotencyRecord",
+    "Message",
+    "ReferenceCounter",
+    "Report",
+    "ReportAssignee",
+    "ReportEvent",
+    "Unit",
+    "UnitLeader",
+    "User",
+    "UserRole",
+]

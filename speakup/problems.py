@@ -1,0 +1,128 @@
+"""Every error as ``application/problem+json`` (RFC 9457), never an HTML page or a traceback.
+
+Domain errors, marshmallow/webargs validation, werkzeug HTTP errors, flask-jwt-extended's
+token errors and database outages all end here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response, json
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+from speakup.services.errors import ServiceError
+
+PROBLEM = "application/problem+json"
+log = logging.getLogger("speakup")
+
+TYPES = {
+    400: "/problems/malformed-request",
+    401: "/problems/unauthorized",
+    403: "/problems/forbidden",
+    404: "/problems/not-found",
+    405: "/problems/method-not-allowed",
+    409: "/problems/conflict",
+    413: "/problems/body-too-large",
+    415: "/problems/unsupported-media-type",
+    422: "/problems/validation",
+    429: "/problems/rate-limited",
+    500: "/problems/internal",
+    503: "/problems/unavailable",
+}
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    type: str | None = None,
+    errors: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": type or TYPES.get(status, "about:blank"),
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = dict(errors)
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM)
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def unauthorized(detail: str) -> Response:
+    return problem(401, "Unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def http_problem(error: HTTPException) -> Response:
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    errors = _flatten(data.get("messages")) if "messages" in data else None
+    title = error.name
+    if status == 422:
+        detail = "Some fields are not valid; see errors."
+    elif status == 400 and errors:
+        detail = "The request body is not valid JSON."
+        errors = None
+    elif status == 413:
+        detail = "The request body is larger than this API accepts."
+    else:
+        detail = error.description or title
+    allowed = getattr(error, "valid_methods", None)
+    headers = {"Allow": ", ".join(allowed)} if allowed else None
+    return problem(status, title, detail, errors=errors, headers=headers)
+
+
+def _flatten(messages: Any) -> dict[str, list[str]]:
+    """webargs nests messages by location ({"json": {...}}); clients want field -> messages."""
+    flat: dict[str, list[str]] = {}
+    if not isinstance(messages, Mapping):
+        return {"_": [str(messages)]}
+    for location, fields in messages.items():
+        if isinstance(fields, Mapping):
+            for name, value in fields.items():
+                flat[str(name)] = _messages(value)
+        else:
+            flat[str(location)] = _messages(fields)
+    return flat
+
+
+def _messages(value: Any) -> list[str]:
+    if isinstance(value, list | tuple):
+        out: list[str] = []
+        for item in value:
+            out.extend(_messages(item))
+        return out
+    if isinstance(value, Mapping):
+        return [f"{k}: {m}" for k, v in value.items() for m in _messages(v)]
+    return [str(value)]
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(ServiceError)
+    def _service_error(error: ServiceError) -> Response:
+        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        return problem(error.status, error.title, error.detail, type=error.type,
+                       errors=error.errors or None, headers=headers)
+
+    @app.errorhandler(OperationalError)
+    def _database_down(error: DBAPIError) -> Response:
+        # Logged without statement parameters (engines use hide_parameters=True).
+        log.warning("database unavailable: %s", type(error.orig).__name__)
+        return problem(503, "Service unavailable", "The database is not reachable just now.",
+                       headers={"Retry-After": "5"})
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        if isinstance(error, HTTPException):
+            return http_problem(error)
+        log.error("unhandled %s", type(error).__name__, exc_info=error)
+        return problem(500, "Internal server error", "Something went wrong on our side.")

@@ -1,0 +1,126 @@
+"""What every route needs: the request's database session, the clock, and who is asking."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import current_app, g, request
+from flask_jwt_extended import get_jwt, verify_jwt_in_request
+from flask_smorest import Blueprint
+from sqlalchemy.orm import Session
+
+from speakup.extensions import PROBLEM
+from speakup.models import User
+from speakup.schemas.common import ProblemSchema
+from speakup.services.actors import Actor
+from speakup.services.clock import Clock
+from speakup.services.errors import Forbidden, Unauthorized
+from speakup.services.keys import Keys
+from speakup.services.passwords import Passwords
+from speakup.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def db() -> Session:
+    """The session of this request: created on first use, closed at teardown."""
+    if "db" not in g:
+        g.db = current_app.extensions["speakup.db"].session(write=request.method in WRITE_METHODS)
+    session: Session = g.db
+    return session
+
+
+def clock() -> Clock:
+    value: Clock = current_app.extensions["speakup.clock"]
+    return value
+
+
+def keys() -> Keys:
+    value: Keys = current_app.extensions["speakup.keys"]
+    return value
+
+
+def passwords() -> Passwords:
+    value: Passwords = current_app.extensions["speakup.passwords"]
+    return value
+
+
+def settings() -> Settings:
+    value: Settings = current_app.extensions["speakup.settings"]
+    return value
+
+
+def actor_from_token(*, refresh: bool = False, any_type: bool = False) -> Actor:
+    """Verify the bearer token and build the actor from the live user (roles read now)."""
+    verify_jwt_in_request(refresh=refresh, verify_type=not any_type)
+    claims = get_jwt()
+    if claims.get("scope") == "followup":
+        return Actor(followup_report_id=str(claims["rid"]))
+    user = db().get(User, str(claims["sub"]))
+    if user is None or not user.active:
+        raise Unauthorized("This account is no longer active.")
+    return Actor(user_id=user.id, name=user.name, roles=frozenset(user.roles))
+
+
+def current_user() -> User:
+    actor: Actor = g.actor
+    if actor.user_id is None:
+        raise Forbidden("This needs a signed-in user.")
+    user = db().get(User, actor.user_id)
+    assert user is not None  # noqa: S101 - loaded a moment ago by actor_from_token
+    return user
+
+
+def requires(blp: Blueprint, *roles: str, followup: bool = False) -> Callable[[F], F]:
+    """Demand a valid access token (and one of ``roles``, if given); puts the actor on ``g``.
+
+    Follow-up tokens (anonymous reporters) are accepted only where ``followup`` is True.
+    """
+
+    def decorate(fn: F) -> F:
+        @wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            actor = actor_from_token()
+            if actor.followup_report_id is not None and not followup:
+                raise Forbidden("A follow-up token only opens its own report.")
+            if roles and not actor.has_role(*roles):
+                raise Forbidden(f"This needs the role {' or '.join(roles)}.")
+            g.actor = actor
+            return fn(*args, **kwargs)
+
+        documented = blp.doc(security=BEARER)(wrapper)
+        documented = problems(blp, 401)(documented)
+        if roles or not followup:
+            documented = problems(blp, 403)(documented)
+        return documented  # type: ignore[no-any-return]
+
+    return decorate
+
+
+def problems(
+    blp: Blueprint, *statuses: int, descriptions: dict[int, str] | None = None
+) -> Callable[[F], F]:
+    """Document the problem responses a route can give."""
+    described = {
+        400: "Malformed JSON",
+        401: "No token, or a bad, expired or revoked one",
+        403: "The caller's role may not do this",
+        404: "Unknown, or not visible to the caller",
+        409: "Conflicts with the current state",
+        413: "Body too large",
+        415: "Body is not JSON",
+        422: "Invalid fields",
+        **(descriptions or {}),
+    }
+
+    def decorate(fn: F) -> F:
+        for status in statuses:
+            fn = blp.alt_response(status, schema=ProblemSchema, content_type=PROBLEM,
+                                  description=described[status])(fn)
+        return fn
+
+    return decorate

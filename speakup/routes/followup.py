@@ -1,0 +1,35 @@
+"""Anonymous follow-up: trade a receipt key for a short token scoped to one report."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask_jwt_extended import create_access_token
+from flask_smorest import Blueprint
+
+from speakup.routes.common import db, keys, problems, settings
+from speakup.schemas.reports import FollowupRequestSchema, FollowupTokenSchema
+from speakup.services import followup
+
+blp = Blueprint("followup", __name__, url_prefix="/api/v1",
+                description="Follow-up for anonymous reporters")
+
+
+@blp.route("/followup", methods=["POST"])
+@blp.arguments(FollowupRequestSchema)
+@blp.response(200, FollowupTokenSchema)
+@problems(blp, 401, descriptions={401: "The key opens no report (every wrong key fails alike)"})
+@problems(blp, 400, 413, 415, 422)
+def redeem(body: dict[str, Any]) -> dict[str, Any]:
+    """A short-lived token that can read (and later act on) only that one report, as its
+    reporter.  It carries no identity."""
+    report_id = followup.redeem(db(), keys=keys(), receipt_key=body["receipt_key"])
+    minutes = settings().followup_token_minutes
+    token = create_access_token(
+        identity="anonymous-reporter",
+        additional_claims={"scope": "followup", "rid": report_id},
+        expires_delta=timedelta(minutes=minutes),
+    )
+    return {"access_token": token, "token_type": "Bearer", "expires_in": minutes * 60,
+            "report_id": report_id}

@@ -1,0 +1,89 @@
+"""Operations: liveness, readiness, the committed spec and the browsable docs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import swagger_ui_bundle
+from flask import Blueprint, Response, current_app, render_template_string, send_from_directory
+
+from speakup import migrate
+from speakup.problems import problem
+
+bp = Blueprint("ops", __name__)
+_PACKAGE = Path(__file__).resolve().parents[1]
+# The source tree's committed file, or the copy packed into a wheel.
+SPEC_FILE = next(
+    (p for p in (_PACKAGE.parent / "openapi.yaml", _PACKAGE / "openapi.yaml") if p.exists()),
+    _PACKAGE.parent / "openapi.yaml",
+)
+ASSETS = Path(swagger_ui_bundle.swagger_ui_path)
+
+DOCS_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>speakup API</title>
+  <link rel="stylesheet" href="{{ url_for('ops.docs_asset', name='swagger-ui.css') }}">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="{{ url_for('ops.docs_asset', name='swagger-ui-bundle.js') }}"></script>
+  <script src="{{ url_for('ops.docs_asset', name='swagger-ui-standalone-preset.js') }}"></script>
+  <script src="{{ url_for('ops.docs_init') }}"></script>
+</body>
+</html>
+"""
+
+DOCS_INIT = """window.onload = function () {
+  window.ui = SwaggerUIBundle({
+    url: "%s",
+    dom_id: "#swagger-ui",
+    presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+    layout: "StandaloneLayout"
+  });
+};
+"""
+
+
+@bp.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process is up (no database call)."""
+    return {"status": "ok"}
+
+
+@bp.get("/readyz")
+def readyz() -> Response | dict[str, str]:
+    """The database answers and carries the newest migration."""
+    database = current_app.extensions["speakup.db"]
+    try:
+        current = migrate.current_revision(database.engine)
+    except Exception:  # noqa: BLE001 - any failure to reach the database means "not ready"
+        return problem(503, "Not ready", "The database is not reachable.",
+                       headers={"Retry-After": "5"})
+    if current != migrate.head_revision():
+        return problem(503, "Not ready", "The database is not migrated; run "
+                       "`speakup db upgrade`.", headers={"Retry-After": "30"})
+    return {"status": "ready"}
+
+
+@bp.get("/openapi.yaml")
+def openapi_yaml() -> Response:
+    """The committed OpenAPI document."""
+    return Response(SPEC_FILE.read_bytes(), mimetype="application/yaml")
+
+
+@bp.get("/docs")
+def docs() -> str:
+    return render_template_string(DOCS_PAGE)
+
+
+@bp.get("/docs/init.js")
+def docs_init() -> Response:
+    # A file rather than an inline script, so the page can keep a strict CSP.
+    return Response(DOCS_INIT % "/openapi.yaml", mimetype="text/javascript")
+
+
+@bp.get("/docs/assets/<path:name>")
+def docs_asset(name: str) -> Response:
+    return send_from_directory(ASSETS, name, max_age=3600)

@@ -1,0 +1,210 @@
+"""Organisation admin: units, users, unit leaders, categories.
+
+Units and categories can be read by anyone (the intake form needs them); only active ones
+unless an admin asks.  Everything else is for admins.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_jwt_extended import get_jwt, verify_jwt_in_request
+from flask_smorest import Blueprint
+
+from speakup.models import Category, Unit, User
+from speakup.routes.common import clock, db, passwords, problems, requires
+from speakup.schemas.common import PageArgsSchema
+from speakup.schemas.org import (
+    CategoryCreateSchema,
+    CategoryListArgsSchema,
+    CategoryPageSchema,
+    CategorySchema,
+    CategoryUpdateSchema,
+    LeaderAddSchema,
+    UnitCreateSchema,
+    UnitListArgsSchema,
+    UnitPageSchema,
+    UnitSchema,
+    UnitUpdateSchema,
+    UserCreateSchema,
+    UserPageSchema,
+    UserSchema,
+    UserUpdateSchema,
+)
+from speakup.services import org
+from speakup.services.errors import NotFound
+from speakup.services.pages import Page
+
+blp = Blueprint("organisation", __name__, url_prefix="/api/v1",
+                description="Units, users, unit leaders and categories")
+
+BODY = (400, 413, 415, 422)
+
+
+def _is_admin() -> bool:
+    """Whether an admin is asking, on routes that anyone may call.  Only a sent token is
+    looked at; a bad one is refused as everywhere else."""
+    verify_jwt_in_request(optional=True)
+    claims = get_jwt()
+    if not claims or claims.get("scope") == "followup":
+        return False
+    user = db().get(User, str(claims["sub"]))
+    return user is not None and user.active and user.has_role("admin")
+
+
+def _page(page: Page[Any]) -> dict[str, Any]:
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+# --- units -----------------------------------------------------------------------------
+
+
+@blp.route("/units", methods=["GET"])
+@blp.arguments(UnitListArgsSchema, location="query")
+@blp.response(200, UnitPageSchema)
+def list_units(args: dict[str, Any]) -> dict[str, Any]:
+    """Units, oldest first.  Admins may add `include_inactive=true`."""
+    include = bool(args["include_inactive"]) and _is_admin()
+    return _page(org.list_units(db(), include_inactive=include, limit=args["limit"],
+                                cursor=args.get("cursor")))
+
+
+@blp.route("/units", methods=["POST"])
+@requires(blp, "admin")
+@blp.arguments(UnitCreateSchema)
+@blp.response(201, UnitSchema)
+@problems(blp, 409, *BODY)
+def create_unit(body: dict[str, Any]) -> Unit:
+    """Create a unit, at the top or under a parent."""
+    return org.create_unit(db(), clock=clock(), **body)
+
+
+@blp.route("/units/<unit_id>", methods=["GET"])
+@blp.response(200, UnitSchema)
+@problems(blp, 404)
+def get_unit(unit_id: str) -> Unit:
+    """One unit (inactive ones for admins only)."""
+    return org.get_unit(db(), unit_id, include_inactive=_is_admin())
+
+
+@blp.route("/units/<unit_id>", methods=["PATCH"])
+@requires(blp, "admin")
+@blp.arguments(UnitUpdateSchema)
+@blp.response(200, UnitSchema)
+@problems(blp, 404, 409, *BODY)
+def update_unit(body: dict[str, Any], unit_id: str) -> Unit:
+    """Rename, move (no cycles), or deactivate with `active: false`."""
+    return org.update_unit(db(), unit_id, **body)
+
+
+@blp.route("/units/<unit_id>/leaders", methods=["GET"])
+@requires(blp, "admin")
+@blp.response(200, UserSchema(many=True))
+@problems(blp, 404)
+def list_leaders(unit_id: str) -> list[User]:
+    """The leaders of a unit."""
+    return org.list_leaders(db(), unit_id)
+
+
+@blp.route("/units/<unit_id>/leaders", methods=["POST"])
+@requires(blp, "admin")
+@blp.arguments(LeaderAddSchema)
+@blp.response(201, UserSchema)
+@problems(blp, 404, 409, *BODY)
+def add_leader(body: dict[str, Any], unit_id: str) -> User:
+    """Make a user with the leader role a leader of this unit."""
+    return org.add_leader(db(), clock=clock(), unit_id=unit_id, user_id=body["user_id"])
+
+
+@blp.route("/units/<unit_id>/leaders/<user_id>", methods=["DELETE"])
+@requires(blp, "admin")
+@blp.response(204)
+@problems(blp, 404)
+def remove_leader(unit_id: str, user_id: str) -> None:
+    """End a leader assignment (reports keep their recorded assignees)."""
+    org.remove_leader(db(), unit_id=unit_id, user_id=user_id)
+
+
+# --- users -----------------------------------------------------------------------------
+
+
+@blp.route("/users", methods=["GET"])
+@requires(blp, "admin")
+@blp.arguments(PageArgsSchema, location="query")
+@blp.response(200, UserPageSchema)
+def list_users(args: dict[str, Any]) -> dict[str, Any]:
+    """Every user, active or not, oldest first."""
+    return _page(org.list_users(db(), limit=args["limit"], cursor=args.get("cursor")))
+
+
+@blp.route("/users", methods=["POST"])
+@requires(blp, "admin")
+@blp.arguments(UserCreateSchema)
+@blp.response(201, UserSchema)
+@problems(blp, 409, *BODY)
+def create_user(body: dict[str, Any]) -> User:
+    """Create a user with roles; the e-mail address must be new."""
+    return org.create_user(db(), clock=clock(), passwords=passwords(), data=org.NewUser(**body))
+
+
+@blp.route("/users/<user_id>", methods=["GET"])
+@requires(blp, "admin")
+@blp.response(200, UserSchema)
+@problems(blp, 404)
+def get_user(user_id: str) -> User:
+    """One user."""
+    return org.get_user(db(), user_id)
+
+
+@blp.route("/users/<user_id>", methods=["PATCH"])
+@requires(blp, "admin")
+@blp.arguments(UserUpdateSchema)
+@blp.response(200, UserSchema)
+@problems(blp, 404, 409, *BODY)
+def update_user(body: dict[str, Any], user_id: str) -> User:
+    """Change a user; `active: false` deactivates and ends their sessions."""
+    return org.update_user(db(), user_id, clock=clock(), passwords=passwords(), **body)
+
+
+# --- categories ------------------------------------------------------------------------
+
+
+@blp.route("/categories", methods=["GET"])
+@blp.arguments(CategoryListArgsSchema, location="query")
+@blp.response(200, CategoryPageSchema)
+def list_categories(args: dict[str, Any]) -> dict[str, Any]:
+    """The categories a report can have, in display order (one page holds them all)."""
+    include = bool(args["include_inactive"]) and _is_admin()
+    return {"items": org.list_categories(db(), include_inactive=include), "next_cursor": None}
+
+
+@blp.route("/categories", methods=["POST"])
+@requires(blp, "admin")
+@blp.arguments(CategoryCreateSchema)
+@blp.response(201, CategorySchema)
+@problems(blp, 409, *BODY)
+def create_category(body: dict[str, Any]) -> Category:
+    """Add a category."""
+    return org.create_category(db(), **body)
+
+
+@blp.route("/categories/<category_id>", methods=["GET"])
+@blp.response(200, CategorySchema)
+@problems(blp, 404)
+def get_category(category_id: str) -> Category:
+    """One category (inactive ones for admins only)."""
+    category = org.get_category(db(), category_id)
+    if not category.active and not _is_admin():
+        raise NotFound("No such category.")
+    return category
+
+
+@blp.route("/categories/<category_id>", methods=["PATCH"])
+@requires(blp, "admin")
+@blp.arguments(CategoryUpdateSchema)
+@blp.response(200, CategorySchema)
+@problems(blp, 404, *BODY)
+def update_category(body: dict[str, Any], category_id: str) -> Category:
+    """Relabel, reorder, or deactivate with `active: false`."""
+    return org.update_category(db(), category_id, **body)
+

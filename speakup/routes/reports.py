@@ -1,0 +1,93 @@
+"""Report intake and reading.
+
+``POST /reports`` decides anonymity from the body *before* it looks at any token: for an
+anonymous report the Authorization header is never read, so nothing about the sender can
+reach the service, the database or the log.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g
+from flask_jwt_extended import get_jwt, verify_jwt_in_request
+from flask_smorest import Blueprint
+
+from speakup.models import User
+from speakup.routes.common import clock, db, keys, problems, requires
+from speakup.schemas.reports import (
+    IdempotencyHeaderSchema,
+    ReportCreatedSchema,
+    ReportCreateSchema,
+    ReportListArgsSchema,
+    ReportPageSchema,
+    ReportSchema,
+)
+from speakup.services import intake, reports
+from speakup.services.errors import Unauthorized
+
+blp = Blueprint("reports", __name__, url_prefix="/api/v1", description="Speaking up")
+
+
+@blp.route("/reports", methods=["POST"])
+@blp.arguments(IdempotencyHeaderSchema, location="headers")
+@blp.arguments(ReportCreateSchema)
+@blp.response(201, ReportCreatedSchema)
+@blp.doc(security=[{}, {"bearerAuth": []}])
+@problems(blp, 401, descriptions={401: "A named report was sent with a bad or expired token"})
+@problems(blp, 400, 413, 415, 422)
+def submit(headers: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """Speak up, named or anonymous.
+
+    Without a token the report is anonymous.  An anonymous report's response carries a
+    `receipt_key`, shown this once, to follow up with."""
+    data = intake.NewReport(**body)
+    reporter = None if data.anonymous else _named_reporter()
+    result = intake.submit(
+        db(), clock=clock(), keys=keys(), data=data, reporter=reporter,
+        idempotency_key=headers.get("idempotency_key"),
+    )
+    view = dict(result.view)
+    if result.receipt_key is not None:
+        view["receipt_key"] = result.receipt_key
+    return view
+
+
+def _named_reporter() -> User | None:
+    """The signed-in user who sends a named report, or None when no token came with it."""
+    verify_jwt_in_request(optional=True)
+    claims = get_jwt()
+    if not claims or claims.get("scope") == "followup":
+        return None
+    user = db().get(User, str(claims["sub"]))
+    if user is None or not user.active:
+        raise Unauthorized("This account is no longer active.")
+    return user
+
+
+@blp.route("/reports", methods=["GET"])
+@requires(blp)
+@blp.arguments(ReportListArgsSchema, location="query")
+@blp.response(200, ReportPageSchema)
+def list_reports(args: dict[str, Any]) -> dict[str, Any]:
+    """Reports you may see, newest first: your own named reports; as a leader, those routed
+    to you; as a safety officer or admin, all."""
+    filters = reports.Filters(
+        status=args.get("status"), kind=args.get("kind"), category=args.get("category"),
+        unit_id=args.get("unit_id"), overdue=args.get("overdue"),
+        assigned_to_me=args.get("assigned_to") == "me",
+        created_from=args.get("created_from"), created_to=args.get("created_to"),
+    )
+    page = reports.list_reports(db(), actor=g.actor, clock=clock(), filters=filters,
+                                limit=args["limit"], cursor=args.get("cursor"))
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@blp.route("/reports/<report_id>", methods=["GET"])
+@requires(blp, followup=True)
+@blp.response(200, ReportSchema)
+@problems(blp, 404)
+def get_report(report_id: str) -> dict[str, Any]:
+    """One report: the staff view for its assignees, safety officers and admins; the
+    reporter view for its reporter (or the follow-up token of an anonymous reporter)."""
+    return reports.get_report(db(), actor=g.actor, report_id=report_id)

@@ -1,0 +1,1 @@
+"""Marshmallow schemas: the shapes on the wire.  They also produce ``openapi.yaml``."""

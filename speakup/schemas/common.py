@@ -1,0 +1,68 @@
+"""Fields and shapes shared by every part of the API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from marshmallow import Schema, fields, validate
+
+from speakup.services.pages import DEFAULT_LIMIT, MAX_LIMIT
+from speakup.services.views import iso
+
+ID_LENGTH = validate.Length(min=1, max=64)
+
+
+class Timestamp(fields.DateTime):
+    """ISO 8601 in UTC with ``Z``.  Input without an offset is taken as UTC."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        if value is None or isinstance(value, str):
+            return value
+        return iso(value)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        result: datetime = super()._deserialize(value, attr, data, **kwargs)
+        return result.replace(tzinfo=UTC) if result.tzinfo is None else result.astimezone(UTC)
+
+
+class ProblemSchema(Schema):
+    """An RFC 9457 problem."""
+
+    type = fields.String(metadata={"description": "A URI reference naming the problem type."})
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        metadata={"description": "For invalid input: messages per field."},
+    )
+
+
+class PersonSchema(Schema):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class PageArgsSchema(Schema):
+    limit = fields.Integer(
+        load_default=DEFAULT_LIMIT,
+        validate=validate.Range(min=1, max=MAX_LIMIT),
+        metadata={"description": f"Items per page, 1 to {MAX_LIMIT}."},
+    )
+    cursor = fields.String(
+        validate=validate.Length(max=500),
+        metadata={"description": "`next_cursor` of the previous page."},
+    )
+
+
+def page_of(item: type[Schema], name: str) -> type[Schema]:
+    """A ``{"items": [...], "next_cursor": ...}`` schema for ``item``."""
+    return Schema.from_dict(
+        {
+            "items": fields.List(fields.Nested(item), required=True),
+            "next_cursor": fields.String(required=True, allow_none=True),
+        },
+        name=name,
+    )

@@ -1,0 +1,139 @@
+"""Reports on the wire: what a reporter sends, and the two views of a report."""
+
+from marshmallow import Schema, fields, validate
+
+from speakup.schemas.common import ID_LENGTH, PageArgsSchema, PersonSchema, Timestamp, page_of
+from speakup.services.intake import KINDS
+from speakup.services.reports import STATUSES
+
+OUTCOMES = ("actioned", "planned", "not_actioned", "referred", "duplicate")
+
+
+class ReportCreateSchema(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    category = fields.String(required=True, validate=validate.Length(min=1, max=64),
+                             metadata={"description": "One of `GET /api/v1/categories`."})
+    unit_id = fields.String(required=True, validate=ID_LENGTH)
+    title = fields.String(load_default=None, allow_none=True,
+                          validate=validate.Length(max=200))
+    description = fields.String(required=True, validate=validate.Length(min=1, max=10_000))
+    immediate_risk = fields.Boolean(load_default=False,
+                                    metadata={"description": "Someone may be harmed now."})
+    anonymous = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Forced true when no token is sent.  Nothing that identifies "
+                  "the reporter or the request is stored for an anonymous report."},
+    )
+    involves_leader = fields.Boolean(
+        load_default=False,
+        metadata={"description": "The concern is about the reporter's own leader."},
+    )
+    wants_involvement = fields.Boolean(
+        load_default=False,
+        metadata={"description": "The reporter would like to help shape the fix."},
+    )
+
+
+class IdempotencyHeaderSchema(Schema):
+    idempotency_key = fields.String(
+        data_key="Idempotency-Key",
+        validate=validate.Regexp(r"^[\x21-\x7e]{1,255}$",
+                                 error="1 to 255 visible ASCII characters."),
+        metadata={"description": "A retry with the same key and body returns the first "
+                  "response and creates nothing; the same key with another body is 422."},
+    )
+
+
+class MessageSchema(Schema):
+    id = fields.String(required=True)
+    body = fields.String(required=True)
+    from_ = fields.String(required=True, data_key="from",
+                          validate=validate.OneOf(["staff", "reporter"]))
+    internal = fields.Boolean(required=True)
+    created_at = Timestamp(required=True)
+    author = fields.Nested(PersonSchema, required=True, allow_none=True)
+
+
+class RoutingSchema(Schema):
+    assignees = fields.List(fields.Nested(PersonSchema), required=True)
+    reason = fields.String(required=True)
+
+
+class TimelineEntrySchema(Schema):
+    type = fields.String(required=True)
+    at = Timestamp(required=True)
+    actor = fields.Nested(PersonSchema, required=True, allow_none=True)
+    reason = fields.String(metadata={"description": "Why (routing)."})
+    assignees = fields.List(fields.Nested(PersonSchema),
+                            metadata={"description": "Who it went to (routing)."})
+
+
+class ReportFieldsSchema(Schema):
+    id = fields.String(required=True)
+    reference = fields.String(required=True, metadata={"example": "SU-2026-000042"})
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    category = fields.String(required=True)
+    unit_id = fields.String(required=True)
+    title = fields.String(required=True, allow_none=True)
+    description = fields.String(required=True)
+    immediate_risk = fields.Boolean(required=True)
+    anonymous = fields.Boolean(required=True)
+    involves_leader = fields.Boolean(required=True)
+    wants_involvement = fields.Boolean(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    created_at = Timestamp(required=True)
+    ack_due_at = Timestamp(required=True)
+    close_due_at = Timestamp(required=True)
+    acknowledged_at = Timestamp(required=True, allow_none=True)
+    first_response_at = Timestamp(required=True, allow_none=True)
+    closed_at = Timestamp(required=True, allow_none=True)
+    outcome = fields.String(required=True, allow_none=True, validate=validate.OneOf(OUTCOMES))
+    reopen_count = fields.Integer(required=True)
+    routing = fields.Nested(RoutingSchema, metadata={"description": "Staff side only."})
+    reporter = fields.Nested(
+        PersonSchema,
+        metadata={"description": "Staff side, named reports only; anonymous reports never "
+                  "have this key."},
+    )
+
+
+class ReportSchema(ReportFieldsSchema):
+    """One report: the staff view, or the reporter view (no routing, timeline, internal
+    messages or reporter)."""
+
+    messages = fields.List(fields.Nested(MessageSchema), required=True)
+    timeline = fields.List(fields.Nested(TimelineEntrySchema),
+                           metadata={"description": "Staff side only."})
+
+
+class ReportCreatedSchema(ReportSchema):
+    receipt_key = fields.String(
+        metadata={"description": "Anonymous reports only, in this one response: the key to "
+                  "follow up with.  It can never be shown again."},
+    )
+
+
+class ReportListArgsSchema(PageArgsSchema):
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    kind = fields.String(validate=validate.OneOf(KINDS))
+    category = fields.String(validate=validate.Length(min=1, max=64))
+    unit_id = fields.String(validate=ID_LENGTH,
+                            metadata={"description": "This unit and every unit below it."})
+    overdue = fields.Boolean(metadata={"description": "Open and past a due time."})
+    assigned_to = fields.String(validate=validate.OneOf(["me"]))
+    created_from = Timestamp(metadata={"description": "Created at or after (inclusive)."})
+    created_to = Timestamp(metadata={"description": "Created before (exclusive)."})
+
+
+ReportPageSchema = page_of(ReportFieldsSchema, "ReportPage")
+
+
+class FollowupRequestSchema(Schema):
+    receipt_key = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class FollowupTokenSchema(Schema):
+    access_token = fields.String(required=True)
+    token_type = fields.String(required=True, metadata={"example": "Bearer"})
+    expires_in = fields.Integer(required=True, metadata={"description": "Seconds."})
+    report_id = fields.String(required=True)

@@ -1,0 +1,66 @@
+"""Sign-in and sessions.  Tokens issued together belong to one session row; revoking the row
+stops every token of the session on every worker, because each request checks it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from speakup.models import AuthSession, User
+from speakup.services.clock import Clock
+from speakup.services.errors import Unauthorized
+from speakup.services.passwords import Passwords
+
+LOGIN_FAILED = "The e-mail address or the password is not correct."
+
+
+def authenticate(session: Session, *, email: str, password: str, passwords: Passwords) -> User:
+    """The active user with these credentials, else :class:`Unauthorized`.  An unknown e-mail,
+    an inactive account and a wrong password fail alike, with the same hashing work."""
+    user = session.scalar(select(User).where(User.email == normalise_email(email)))
+    stored = user.password_hash if user is not None and user.active else None
+    if not passwords.verify(stored, password) or user is None:
+        raise Unauthorized(LOGIN_FAILED)
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash(password)
+        session.commit()
+    return user
+
+
+def start_session(
+    session: Session, *, user: User, clock: Clock, lifetime: timedelta
+) -> AuthSession:
+    """A new session for ``user``; committed."""
+    now = clock.now()
+    row = AuthSession(user_id=user.id, created_at=now, expires_at=now + lifetime)
+    session.add(row)
+    session.commit()
+    return row
+
+
+def session_is_live(session: Session, *, session_id: str, clock: Clock) -> bool:
+    row = session.get(AuthSession, session_id)
+    return row is not None and row.revoked_at is None and row.expires_at > clock.now()
+
+
+def end_session(session: Session, *, session_id: str, clock: Clock) -> None:
+    """Revoke a session (idempotent; committed)."""
+    row = session.get(AuthSession, session_id)
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = clock.now()
+        session.commit()
+
+
+def end_all_sessions(session: Session, *, user_id: str, now: datetime) -> None:
+    """Revoke every live session of a user (not committed: part of the caller's change)."""
+    rows = session.scalars(
+        select(AuthSession).where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+    )
+    for row in rows:
+        row.revoked_at = now
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()

@@ -1,0 +1,188 @@
+"""Report intake: validate, number, time, route and store a report in one transaction.
+
+For an anonymous report nothing about the request or the person is stored: no user id, no
+token id, no address, no user agent.  The reporter gets a receipt key once; only its keyed
+hash is kept.  An ``Idempotency-Key`` makes retries safe: the same key and body return the
+first response and create nothing; the same key with another body is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from speakup.models import (
+    Category,
+    IdempotencyRecord,
+    Report,
+    ReportAssignee,
+    ReportEvent,
+    Unit,
+    User,
+)
+from speakup.services import receipts, references, routing, sla, views
+from speakup.services.clock import Clock
+from speakup.services.errors import Invalid
+from speakup.services.keys import Keys, keyed_hash
+
+KINDS = ("concern", "gap", "opportunity")
+
+
+@dataclass(frozen=True)
+class NewReport:
+    kind: str
+    category: str
+    unit_id: str
+    description: str
+    title: str | None = None
+    immediate_risk: bool = False
+    anonymous: bool = False
+    involves_leader: bool = False
+    wants_involvement: bool = False
+
+
+@dataclass(frozen=True)
+class Submitted:
+    report_id: str
+    view: dict[str, Any]  # the reporter view, JSON-ready
+    receipt_key: str | None  # anonymous reports only
+    replayed: bool
+
+
+def submit(
+    session: Session,
+    *,
+    clock: Clock,
+    keys: Keys,
+    data: NewReport,
+    reporter: User | None,
+    idempotency_key: str | None = None,
+) -> Submitted:
+    """Store a new report with its routing and timeline; one transaction, committed.
+
+    ``reporter`` must be None for an anonymous report (the caller never looks at who is
+    asking then); a report without a reporter is anonymous whatever ``data`` says.
+    """
+    anonymous = data.anonymous or reporter is None
+    if anonymous:
+        reporter = None
+    key_hash = fingerprint = None
+    if idempotency_key is not None:
+        scope = "anonymous" if reporter is None else f"user:{reporter.id}"
+        key_hash = keyed_hash(keys.idempotency, f"{scope}\n{idempotency_key}")
+        fingerprint = _fingerprint(data, anonymous)
+        earlier = _replay(session, keys, key_hash, fingerprint)
+        if earlier is not None:
+            return earlier
+    try:
+        return _create(session, clock, keys, data, reporter, anonymous, key_hash, fingerprint)
+    except IntegrityError:
+        # A concurrent request with the same Idempotency-Key won the race.
+        session.rollback()
+        if key_hash is None or fingerprint is None:
+            raise
+        earlier = _replay(session, keys, key_hash, fingerprint)
+        if earlier is None:
+            raise
+        return earlier
+
+
+def _create(
+    session: Session,
+    clock: Clock,
+    keys: Keys,
+    data: NewReport,
+    reporter: User | None,
+    anonymous: bool,
+    key_hash: str | None,
+    fingerprint: str | None,
+) -> Submitted:
+    unit = session.get(Unit, data.unit_id)
+    if unit is None or not unit.active:
+        # Checked before anything is written: a bad unit is the reporter's to fix.
+        raise Invalid.field("unit_id", "No such active unit.")
+    category = session.get(Category, data.category)
+    if category is None or not category.active:
+        raise Invalid.field("category", "Not one of the active categories.")
+    if data.kind not in KINDS:
+        raise Invalid.field("kind", f"Must be one of: {', '.join(KINDS)}.")
+
+    now = clock.now()
+    decision = routing.route(
+        session, unit=unit, involves_leader=data.involves_leader,
+        reporter_id=reporter.id if reporter else None,
+    )
+    ack_due, close_due = sla.due_times(now, kind=data.kind, immediate_risk=data.immediate_risk)
+    receipt_key = None
+    receipt_hash = None
+    if anonymous:
+        receipt_key = (
+            receipts.derive(keys.receipt, key_hash) if key_hash else receipts.generate()
+        )
+        receipt_hash = receipts.digest(keys.receipt, receipt_key)
+    report = Report(
+        reference=references.allocate(session, year=now.year)[0],
+        kind=data.kind,
+        category=data.category,
+        unit_id=unit.id,
+        title=data.title or None,
+        description=data.description,
+        immediate_risk=data.immediate_risk,
+        anonymous=anonymous,
+        involves_leader=data.involves_leader,
+        wants_involvement=data.wants_involvement,
+        status="new",
+        created_at=now,
+        ack_due_at=ack_due,
+        close_due_at=close_due,
+        reopen_count=0,
+        reporter_id=None if anonymous else reporter.id if reporter else None,
+        receipt_hash=receipt_hash,
+        routing_reason=decision.reason,
+    )
+    session.add(report)
+    session.flush()
+    session.add_all(
+        ReportAssignee(report_id=report.id, user_id=u.id, assigned_at=now, active=True)
+        for u in decision.assignees
+    )
+    session.add_all([
+        ReportEvent(report_id=report.id, type="submitted", at=now,
+                    actor_id=None if anonymous else report.reporter_id, details={}),
+        ReportEvent(report_id=report.id, type="routed", at=now, actor_id=None,
+                    details={"assignees": [views.person(u) for u in decision.assignees],
+                             "reason": decision.reason}),
+    ])
+    view = views.jsonable({**views.base_fields(report), "messages": []})
+    if key_hash is not None and fingerprint is not None:
+        session.add(IdempotencyRecord(
+            key_hash=key_hash, fingerprint=fingerprint, report_id=report.id,
+            status_code=201, response=view, created_at=now,
+        ))
+    session.commit()
+    return Submitted(report.id, view, receipt_key, replayed=False)
+
+
+def _replay(session: Session, keys: Keys, key_hash: str, fingerprint: str) -> Submitted | None:
+    record = session.scalar(select(IdempotencyRecord).where(IdempotencyRecord.key_hash == key_hash))
+    if record is None:
+        return None
+    if record.fingerprint != fingerprint:
+        raise Invalid(
+            "This Idempotency-Key was used before with a different request body.",
+            errors={"Idempotency-Key": ["Reused with a different request body."]},
+        )
+    anonymous = bool(record.response.get("anonymous"))
+    receipt_key = receipts.derive(keys.receipt, key_hash) if anonymous else None
+    return Submitted(record.report_id, record.response, receipt_key, replayed=True)
+
+
+def _fingerprint(data: NewReport, anonymous: bool) -> str:
+    body = {**asdict(data), "anonymous": anonymous}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()

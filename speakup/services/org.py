@@ -1,0 +1,278 @@
+"""Organisation administration: units (a tree), users with roles, unit leaders, categories.
+
+Nothing that reports refer to is deleted; it is deactivated.  Every function validates its
+input against the database and raises a 4xx :class:`ServiceError`, never lets an integrity
+error surface.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from speakup.models import ROLES, Category, Unit, UnitLeader, User, UserRole
+from speakup.services.auth import end_all_sessions, normalise_email
+from speakup.services.clock import Clock
+from speakup.services.errors import Conflict, Invalid, NotFound
+from speakup.services.pages import Page, paginate
+from speakup.services.passwords import Passwords
+
+DEFAULT_CATEGORIES = (
+    ("patient_safety", "Patient safety"),
+    ("staff_safety_wellbeing", "Staff safety and wellbeing"),
+    ("bullying_harassment", "Bullying and harassment"),
+    ("behaviour_attitudes", "Behaviour and attitudes"),
+    ("staffing_workload", "Staffing and workload"),
+    ("equipment_environment", "Equipment and environment"),
+    ("process_systems", "Processes and systems"),
+    ("quality_improvement", "Quality improvement"),
+    ("other", "Other"),
+)
+
+
+# --- units -----------------------------------------------------------------------------
+
+
+def list_units(
+    session: Session, *, include_inactive: bool, limit: int, cursor: str | None
+) -> Page[Unit]:
+    stmt = select(Unit)
+    if not include_inactive:
+        stmt = stmt.where(Unit.active.is_(True))
+    return paginate(session, stmt, [Unit.created_at, Unit.id], limit=limit, cursor=cursor)
+
+
+def get_unit(session: Session, unit_id: str, *, include_inactive: bool = True) -> Unit:
+    unit = session.get(Unit, unit_id)
+    if unit is None or not (unit.active or include_inactive):
+        raise NotFound("No such unit.")
+    return unit
+
+
+def create_unit(
+    session: Session, *, clock: Clock, name: str, code: str, parent_id: str | None = None
+) -> Unit:
+    """Create a unit under an existing parent (or at the top); committed."""
+    _check_code_free(session, code)
+    if parent_id is not None:
+        _existing_unit(session, parent_id, "parent_id")
+    unit = Unit(name=name, code=code, parent_id=parent_id, active=True, created_at=clock.now())
+    session.add(unit)
+    session.commit()
+    return unit
+
+
+def update_unit(session: Session, unit_id: str, **changes: Any) -> Unit:
+    """Change name, code, parent or active; a parent that would make a cycle is refused."""
+    unit = get_unit(session, unit_id)
+    if "code" in changes and changes["code"] != unit.code:
+        _check_code_free(session, changes["code"])
+    if "parent_id" in changes and changes["parent_id"] is not None:
+        parent = _existing_unit(session, changes["parent_id"], "parent_id")
+        if unit.id in {u.id for u in ancestors(session, parent)}:
+            raise Invalid.field("parent_id", "That parent would put the unit inside itself.")
+    for key, value in changes.items():
+        setattr(unit, key, value)
+    session.commit()
+    return unit
+
+
+def ancestors(session: Session, unit: Unit) -> list[Unit]:
+    """``unit`` and the units above it, nearest first."""
+    chain = [unit]
+    seen = {unit.id}
+    while chain[-1].parent_id is not None and chain[-1].parent_id not in seen:
+        parent = session.get(Unit, chain[-1].parent_id)
+        if parent is None:
+            break
+        chain.append(parent)
+        seen.add(parent.id)
+    return chain
+
+
+def subtree_ids(session: Session, unit_id: str) -> list[str]:
+    """``unit_id`` and every unit below it (recursive CTE, one query)."""
+    tree = select(Unit.id).where(Unit.id == unit_id).cte("tree", recursive=True)
+    tree = tree.union_all(select(Unit.id).join(tree, Unit.parent_id == tree.c.id))
+    return list(session.scalars(select(tree.c.id)))
+
+
+def _existing_unit(session: Session, unit_id: str, field: str) -> Unit:
+    unit = session.get(Unit, unit_id)
+    if unit is None:
+        raise Invalid.field(field, "No such unit.")
+    return unit
+
+
+def _check_code_free(session: Session, code: str) -> None:
+    if session.scalar(select(Unit.id).where(Unit.code == code)) is not None:
+        raise Conflict(f"A unit with code {code!r} exists already.")
+
+
+# --- users -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewUser:
+    email: str
+    name: str
+    password: str
+    roles: list[str]
+    unit_id: str | None = None
+
+
+def list_users(session: Session, *, limit: int, cursor: str | None) -> Page[User]:
+    return paginate(session, select(User), [User.created_at, User.id], limit=limit, cursor=cursor)
+
+
+def get_user(session: Session, user_id: str) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+def create_user(session: Session, *, clock: Clock, passwords: Passwords, data: NewUser) -> User:
+    """Create a user with a hashed password and roles; committed.  Duplicate e-mail is 409."""
+    email = normalise_email(data.email)
+    if session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Conflict("A user with that e-mail address exists already.")
+    if data.unit_id is not None:
+        _existing_unit(session, data.unit_id, "unit_id")
+    user = User(
+        email=email,
+        name=data.name,
+        password_hash=passwords.hash(data.password),
+        unit_id=data.unit_id,
+        active=True,
+        created_at=clock.now(),
+    )
+    _set_roles(user, data.roles)
+    session.add(user)
+    session.commit()
+    return user
+
+
+def update_user(
+    session: Session, user_id: str, *, clock: Clock, passwords: Passwords, **changes: Any
+) -> User:
+    """Change name, e-mail, roles, unit, password or active.  Deactivating a user or changing
+    their password ends their sessions."""
+    user = get_user(session, user_id)
+    if "email" in changes:
+        email = normalise_email(changes.pop("email"))
+        if email != user.email:
+            if session.scalar(select(User.id).where(User.email == email)) is not None:
+                raise Conflict("A user with that e-mail address exists already.")
+            user.email = email
+    if changes.get("unit_id") is not None:
+        _existing_unit(session, changes["unit_id"], "unit_id")
+    if "roles" in changes:
+        _set_roles(user, changes.pop("roles"))
+    if "password" in changes:
+        user.password_hash = passwords.hash(changes.pop("password"))
+        end_all_sessions(session, user_id=user.id, now=clock.now())
+    if changes.get("active") is False:
+        end_all_sessions(session, user_id=user.id, now=clock.now())
+    for key, value in changes.items():
+        setattr(user, key, value)
+    session.commit()
+    return user
+
+
+def _set_roles(user: User, roles: Iterable[str]) -> None:
+    wanted = sorted(set(roles))
+    unknown = [r for r in wanted if r not in ROLES]
+    if unknown:
+        raise Invalid.field("roles", f"Unknown role(s): {', '.join(unknown)}.")
+    if not wanted:
+        raise Invalid.field("roles", "A user needs at least one role.")
+    keep = [row for row in user.role_rows if row.role in wanted]
+    have = {row.role for row in keep}
+    user.role_rows = keep + [UserRole(role=r) for r in wanted if r not in have]
+
+
+# --- leaders ---------------------------------------------------------------------------
+
+
+def list_leaders(session: Session, unit_id: str) -> list[User]:
+    get_unit(session, unit_id)
+    stmt = (
+        select(User)
+        .join(UnitLeader, UnitLeader.user_id == User.id)
+        .where(UnitLeader.unit_id == unit_id)
+        .order_by(User.name, User.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def add_leader(session: Session, *, clock: Clock, unit_id: str, user_id: str) -> User:
+    """Make a user with the leader role a leader of a unit; committed.  Twice is 409."""
+    get_unit(session, unit_id)
+    user = session.get(User, user_id)
+    if user is None or not user.active:
+        raise Invalid.field("user_id", "No such active user.")
+    if not user.has_role("leader"):
+        raise Invalid.field("user_id", "Only a user with the leader role can lead a unit.")
+    if session.get(UnitLeader, (unit_id, user_id)) is not None:
+        raise Conflict("That user leads this unit already.")
+    session.add(UnitLeader(unit_id=unit_id, user_id=user_id, assigned_at=clock.now()))
+    session.commit()
+    return user
+
+
+def remove_leader(session: Session, *, unit_id: str, user_id: str) -> None:
+    """Remove a leader assignment; committed.  Reports keep their recorded assignees."""
+    row = session.get(UnitLeader, (unit_id, user_id))
+    if row is None:
+        raise NotFound("That user does not lead this unit.")
+    session.delete(row)
+    session.commit()
+
+
+def units_led_by(session: Session, user_id: str) -> list[str]:
+    return list(session.scalars(select(UnitLeader.unit_id).where(UnitLeader.user_id == user_id)))
+
+
+# --- categories ------------------------------------------------------------------------
+
+
+def list_categories(session: Session, *, include_inactive: bool) -> list[Category]:
+    stmt = select(Category).order_by(Category.position, Category.id)
+    if not include_inactive:
+        stmt = stmt.where(Category.active.is_(True))
+    return list(session.scalars(stmt))
+
+
+def get_category(session: Session, category_id: str) -> Category:
+    category = session.get(Category, category_id)
+    if category is None:
+        raise NotFound("No such category.")
+    return category
+
+
+def create_category(
+    session: Session, *, id: str, label: str, position: int | None = None
+) -> Category:
+    """Add a category; committed.  An existing id is 409."""
+    if session.get(Category, id) is not None:
+        raise Conflict(f"Category {id!r} exists already.")
+    if position is None:
+        last = session.scalar(select(Category.position).order_by(Category.position.desc()))
+        position = (last or 0) + 1
+    category = Category(id=id, label=label, active=True, position=position)
+    session.add(category)
+    session.commit()
+    return category
+
+
+def update_category(session: Session, category_id: str, **changes: Any) -> Category:
+    category = get_category(session, category_id)
+    for key, value in changes.items():
+        setattr(category, key, value)
+    session.commit()
+    return category

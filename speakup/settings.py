@@ -1,0 +1,113 @@
+"""Settings: one typed, frozen object read once from ``SPEAKUP_*`` environment variables.
+
+With no configuration at all speakup runs on a SQLite file in an instance folder and keeps a
+secret it generated once in that folder, so ``make run`` needs nothing.  ``SPEAKUP_ENV=production``
+refuses to start without an explicit strong secret and an explicit database URL.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MIN_SECRET_BYTES = 32
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unusable; the message says which variable to fix."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    database_url: str = ""
+    secret_key: str = field(default="", repr=False)
+    instance_path: Path = Path("instance")
+    access_token_minutes: int = 15
+    refresh_token_days: int = 14
+    followup_token_minutes: int = 15
+    max_body_bytes: int = 64 * 1024
+    log_level: str = "INFO"
+    public_url: str = "http://127.0.0.1:8000"
+    # argon2id cost; RFC 9106's second recommended profile.  Tests lower it for speed.
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 64 * 1024
+    argon2_parallelism: int = 1
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Parse ``SPEAKUP_*`` variables; raises :class:`ConfigError` on anything unusable."""
+        env = os.environ if environ is None else environ
+        mode = env.get("SPEAKUP_ENV", "development").strip().lower()
+        if mode not in {"development", "production", "test"}:
+            raise ConfigError("SPEAKUP_ENV must be development, production or test")
+        instance = Path(env.get("SPEAKUP_INSTANCE_PATH", "instance")).resolve()
+        database_url = env.get("SPEAKUP_DATABASE_URL", "").strip()
+        secret = env.get("SPEAKUP_SECRET_KEY", "")
+        if mode == "production":
+            if not database_url:
+                raise ConfigError("SPEAKUP_ENV=production requires SPEAKUP_DATABASE_URL")
+            if len(secret.encode()) < MIN_SECRET_BYTES:
+                raise ConfigError(
+                    f"SPEAKUP_ENV=production requires SPEAKUP_SECRET_KEY of at least "
+                    f"{MIN_SECRET_BYTES} bytes (e.g. `python -c 'import secrets; "
+                    f"print(secrets.token_urlsafe(48))'`)"
+                )
+        if not database_url:
+            database_url = f"sqlite:///{instance / 'speakup.db'}"
+        if not secret:
+            secret = instance_secret(instance)
+        elif len(secret.encode()) < MIN_SECRET_BYTES:
+            raise ConfigError(f"SPEAKUP_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes")
+        return cls(
+            env=mode,
+            database_url=database_url,
+            secret_key=secret,
+            instance_path=instance,
+            access_token_minutes=_int(env, "SPEAKUP_ACCESS_TOKEN_MINUTES", 15, 1, 24 * 60),
+            refresh_token_days=_int(env, "SPEAKUP_REFRESH_TOKEN_DAYS", 14, 1, 90),
+            followup_token_minutes=_int(env, "SPEAKUP_FOLLOWUP_TOKEN_MINUTES", 15, 1, 24 * 60),
+            max_body_bytes=_int(env, "SPEAKUP_MAX_BODY_BYTES", 64 * 1024, 1024, 1024 * 1024),
+            log_level=env.get("SPEAKUP_LOG_LEVEL", "INFO").upper(),
+            public_url=env.get("SPEAKUP_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
+        )
+
+
+def instance_secret(instance: Path) -> str:
+    """The secret kept in the instance folder, generated on first use (mode 0600)."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race; use its secret
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value + "\n")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}")
+    return value
