@@ -1,170 +1,24 @@
-"""speakup: make it safe for healthcare staff to speak up, and prove that somebody listened."""
+"""speakup: make it safe for healthcare staff to speak up, and prove that somebody listened.
+
+Importing the package imports no web framework, so the services stay usable (and testable)
+without Flask; :func:`create_app` loads the web layer when it is called.
+"""
 
 from __future__ import annotations
 
-import logging
-from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
-from flask import Flask, Response, g, request
+if TYPE_CHECKING:
+    from flask import Flask
 
-from speakup.services.clock import Clock, SystemClock
-from speakup.settings import Settings
+    from speakup.services.clock import Clock
+    from speakup.settings import Settings
 
 __all__ = ["create_app"]
 
-API_DESCRIPTION = (
-    "speakup lets healthcare staff raise a concern, a gap or an improvement opportunity in a "
-    "minute, named or truly anonymous, and shows them that somebody listened.  Errors are "
-    "RFC 9457 problems (`application/problem+json`)."
-)
-API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-DOCS_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
-
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Flask:
-    """The one place that wires speakup together."""
-    from speakup import problems, routes
-    from speakup.db import Database
-    from speakup.extensions import Api, jwt
-    from speakup.routes.ops import bp as ops_bp
-    from speakup.services.keys import Keys
-    from speakup.services.passwords import Passwords
+    """The one place that wires speakup together (see :mod:`speakup.app`)."""
+    from speakup.app import create_app as build
 
-    settings = settings or Settings.from_env()
-    _configure_logging(settings)
-    app = Flask("speakup", instance_path=str(settings.instance_path))
-    keys = Keys.from_secret(settings.secret_key)
-    app.config.update(
-        SECRET_KEY=settings.secret_key,
-        MAX_CONTENT_LENGTH=settings.max_body_bytes,
-        JWT_SECRET_KEY=keys.jwt,
-        JWT_ALGORITHM="HS256",
-        JWT_TOKEN_LOCATION=["headers"],
-        JWT_COOKIE_CSRF_PROTECT=False,
-        JWT_ACCESS_TOKEN_EXPIRES=timedelta(minutes=settings.access_token_minutes),
-        JWT_REFRESH_TOKEN_EXPIRES=timedelta(days=settings.refresh_token_days),
-        API_TITLE="speakup",
-        API_VERSION="1.0.0",
-        OPENAPI_VERSION="3.0.3",
-        API_SPEC_OPTIONS={
-            "info": {"description": API_DESCRIPTION},
-            "components": {
-                "securitySchemes": {
-                    "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
-                }
-            },
-        },
-    )
-    app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions["speakup.settings"] = settings
-    app.extensions["speakup.db"] = Database(settings.database_url)
-    app.extensions["speakup.clock"] = clock or SystemClock()
-    app.extensions["speakup.keys"] = keys
-    app.extensions["speakup.passwords"] = Passwords(
-        time_cost=settings.argon2_time_cost,
-        memory_kib=settings.argon2_memory_kib,
-        parallelism=settings.argon2_parallelism,
-    )
-
-    api = Api()
-    api.init_app(app)
-    app.extensions["speakup.api"] = api
-    jwt.init_app(app)
-    _jwt_callbacks(app)
-    routes.register(api)
-    app.register_blueprint(ops_bp)
-    problems.register(app)
-    app.before_request(_check_body)
-    app.after_request(_security_headers)
-    app.teardown_appcontext(_close_session)
-    return app
-
-
-def _check_body() -> Response | None:
-    """415 for a body that is not JSON and 413 for one too large, before anything reads it."""
-    from speakup.problems import problem
-
-    if not request.path.startswith("/api/"):
-        return None
-    limit = request.max_content_length
-    if limit is not None and (request.content_length or 0) > limit:
-        return problem(413, "Content Too Large",
-                       "The request body is larger than this API accepts.")
-    has_body = bool(request.content_length) or "chunked" in request.headers.get(
-        "Transfer-Encoding", "").lower()
-    if has_body and not request.is_json:
-        return problem(415, "Unsupported Media Type",
-                       "Send the body as JSON with Content-Type: application/json.")
-    return None
-
-
-def _security_headers(response: Response) -> Response:
-    headers = response.headers
-    headers.setdefault("Cache-Control", "no-store")
-    headers["X-Content-Type-Options"] = "nosniff"
-    headers["Referrer-Policy"] = "no-referrer"
-    headers["X-Frame-Options"] = "DENY"
-    docs = request.path == "/docs" or request.path.startswith("/docs/")
-    headers["Content-Security-Policy"] = DOCS_CSP if docs else API_CSP
-    return response
-
-
-def _close_session(_exc: BaseException | None) -> None:
-    session = g.pop("db", None)
-    if session is not None:
-        session.close()  # rolls back whatever was not committed
-
-
-def _jwt_callbacks(app: Flask) -> None:
-    from speakup.extensions import jwt
-    from speakup.problems import unauthorized
-    from speakup.routes.common import clock, db
-    from speakup.services.auth import session_is_live
-
-    @jwt.token_in_blocklist_loader
-    def _revoked(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
-        sid = payload.get("sid")
-        if sid is None:
-            return payload.get("scope") != "followup"
-        return not session_is_live(db(), session_id=str(sid), clock=clock())
-
-    @jwt.unauthorized_loader
-    def _missing(_reason: str) -> Response:
-        return unauthorized("This needs a bearer token: Authorization: Bearer <token>.")
-
-    @jwt.invalid_token_loader
-    def _invalid(_reason: str) -> Response:
-        return unauthorized("The bearer token is not valid here.")
-
-    @jwt.expired_token_loader
-    def _expired(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-        return unauthorized("The token has expired; refresh it or sign in again.")
-
-    @jwt.revoked_token_loader
-    def _ended(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-        return unauthorized("This session has ended; sign in again.")
-
-    @jwt.needs_fresh_token_loader
-    def _stale(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-        return unauthorized("This needs a fresh sign-in.")
-
-    @jwt.token_verification_failed_loader
-    def _failed(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-        return unauthorized("The bearer token is not valid here.")
-
-    @jwt.user_lookup_error_loader
-    def _no_user(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-        return unauthorized("This account is no longer active.")
-
-
-def _configure_logging(settings: Settings) -> None:
-    logger = logging.getLogger("speakup")
-    logger.setLevel(settings.log_level)
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        logger.addHandler(handler)
+    return build(settings, clock=clock)
