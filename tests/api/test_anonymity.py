@@ -1,0 +1,99 @@
+"""Anonymous means anonymous: nothing that identifies the person or their request is stored
+or logged, even when the reporter sent a valid token."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from flask_jwt_extended import decode_token
+from sqlalchemy import select
+
+from speakup.db import Base, Database
+from tests.support import Login, Org, report_body
+
+ADDRESS = "203.0.113.77"
+USER_AGENT = "NightShiftPhone/9.9 (ward-7-tablet; Lumen-X)"
+
+
+def dump(database: Database) -> dict[str, set[str]]:
+    """Every row of every table, as text, per table."""
+    rows: dict[str, set[str]] = {}
+    with database.engine.connect() as connection:
+        for table in Base.metadata.sorted_tables:
+            result = connection.execute(select(table))
+            rows[table.name] = {
+                json.dumps([str(v) for v in row], sort_keys=True) for row in result
+            }
+    return rows
+
+
+@pytest.fixture()
+def everything_logged(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.DEBUG)  # every logger, SQL statements included
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
+    yield caplog
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+
+
+def test_anonymous_report_leaves_no_trace_of_its_reporter(
+    app, client, hospital: Org, login: Login, database: Database, everything_logged
+):
+    headers = login("nurse")
+    token = headers["Authorization"].removeprefix("Bearer ")
+    with app.app_context():
+        jti = decode_token(token)["jti"]
+    before = dump(database)
+    everything_logged.clear()
+
+    response = client.post(
+        "/api/v1/reports",
+        json=report_body(hospital.ward, anonymous=True),
+        headers={**headers, "X-Forwarded-For": ADDRESS, "X-Real-IP": ADDRESS,
+                 "User-Agent": USER_AGENT},
+        environ_base={"REMOTE_ADDR": ADDRESS},
+    )
+    assert response.status_code == 201
+    report_id = response.json["id"]
+
+    after = dump(database)
+    added = {table: after[table] - before[table] for table in after}
+    assert any(report_id in row for row in added["reports"])
+    secrets = [hospital.nurse, hospital.emails["nurse"], jti, ADDRESS, USER_AGENT]
+    for table, rows in added.items():
+        for row in rows:
+            for secret in secrets:
+                assert secret not in row, f"{secret!r} stored in {table}: {row}"
+    # Address, user agent and token id are nowhere at all, not only in new rows.
+    whole = "\n".join(row for rows in after.values() for row in rows)
+    for secret in (jti, ADDRESS, USER_AGENT):
+        assert secret not in whole
+
+    log_text = "\n".join(
+        f"{r.name} {r.getMessage()} {r.args!r}" for r in everything_logged.records
+    )
+    assert everything_logged.records, "the log capture saw nothing; the check would be void"
+    for secret in secrets:
+        assert secret not in log_text, f"{secret!r} logged"
+
+    listed = client.get("/api/v1/reports", headers=headers).json["items"]
+    assert report_id not in [item["id"] for item in listed]
+    assert client.get(f"/api/v1/reports/{report_id}", headers=headers).status_code == 404
+
+    view = client.get(f"/api/v1/reports/{report_id}", headers=login("ward_leader")).json
+    assert "reporter" not in view and "reporter_id" not in view
+    assert view["timeline"][0]["type"] == "submitted" and view["timeline"][0]["actor"] is None
+    assert hospital.nurse not in json.dumps(view)
+    assert "Nora" not in json.dumps(view)
+
+
+def test_anonymous_report_with_a_token_is_invisible_in_the_reporters_session_data(
+    client, hospital: Org, login: Login, database: Database
+):
+    headers = login("nurse")
+    before = dump(database)["auth_sessions"]
+    client.post("/api/v1/reports", json=report_body(hospital.ward, anonymous=True),
+                headers=headers)
+    # Not even a "last used" time moves on the reporter's session.
+    assert dump(database)["auth_sessions"] == before

@@ -1,0 +1,104 @@
+"""Intake at the service layer, without HTTP."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from speakup.models import IdempotencyRecord, Report, ReportAssignee, ReportEvent, User
+from speakup.services import intake
+from speakup.services.errors import Invalid
+from tests.support import Org
+
+
+def new(hospital: Org, **overrides: object) -> intake.NewReport:
+    fields: dict[str, object] = {"kind": "concern", "category": "patient_safety",
+                                 "unit_id": hospital.ward, "description": "Alarms silenced."}
+    fields.update(overrides)
+    return intake.NewReport(**fields)  # type: ignore[arg-type]
+
+
+def test_anonymous_report_drops_the_reporter_even_if_one_is_passed(
+    session, clock, keys, hospital: Org
+):
+    nurse = session.get(User, hospital.nurse)
+    result = intake.submit(session, clock=clock, keys=keys, reporter=nurse,
+                           data=new(hospital, anonymous=True))
+    report = session.get(Report, result.report_id)
+    assert report.anonymous and report.reporter_id is None and report.receipt_hash
+    actors = session.scalars(select(ReportEvent.actor_id).where(
+        ReportEvent.report_id == report.id)).all()
+    assert actors == [None, None]
+    assert result.receipt_key is not None
+
+
+def test_named_report_records_reporter_routing_and_timeline(session, clock, keys, hospital: Org):
+    nurse = session.get(User, hospital.nurse)
+    result = intake.submit(session, clock=clock, keys=keys, reporter=nurse, data=new(hospital))
+    report = session.get(Report, result.report_id)
+    assert report.reporter_id == hospital.nurse and report.receipt_hash is None
+    assert result.receipt_key is None
+    assignees = session.scalars(select(ReportAssignee.user_id).where(
+        ReportAssignee.report_id == report.id)).all()
+    assert assignees == [hospital.ward_leader]
+    events = session.scalars(select(ReportEvent).where(
+        ReportEvent.report_id == report.id).order_by(ReportEvent.id)).all()
+    assert [(e.type, e.actor_id) for e in events] == [("submitted", hospital.nurse),
+                                                      ("routed", None)]
+    assert events[1].details["reason"] == report.routing_reason
+
+
+def test_unknown_unit_is_invalid_and_nothing_is_written(session, clock, keys, hospital: Org):
+    with pytest.raises(Invalid) as raised:
+        intake.submit(session, clock=clock, keys=keys, reporter=None,
+                      data=new(hospital, unit_id="missing"))
+    assert "unit_id" in raised.value.errors
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Report)) == 0
+
+
+def test_idempotent_replay_creates_nothing(session, clock, keys, hospital: Org):
+    first = intake.submit(session, clock=clock, keys=keys, reporter=None, data=new(hospital),
+                          idempotency_key="abc")
+    clock.advance(minutes=5)
+    again = intake.submit(session, clock=clock, keys=keys, reporter=None, data=new(hospital),
+                          idempotency_key="abc")
+    assert again.replayed and not first.replayed
+    assert again.report_id == first.report_id and again.view == first.view
+    assert again.receipt_key == first.receipt_key
+    assert session.scalar(select(func.count()).select_from(Report)) == 1
+    record = session.scalars(select(IdempotencyRecord)).one()
+    assert "abc" not in record.key_hash and "receipt_key" not in record.response
+
+
+def test_anonymous_and_named_idempotency_keys_live_apart(session, clock, keys, hospital: Org):
+    nurse = session.get(User, hospital.nurse)
+    a = intake.submit(session, clock=clock, keys=keys, reporter=None, data=new(hospital),
+                      idempotency_key="same")
+    b = intake.submit(session, clock=clock, keys=keys, reporter=nurse, data=new(hospital),
+                      idempotency_key="same")
+    assert a.report_id != b.report_id
+
+
+def test_a_concurrent_retry_that_loses_the_race_gets_the_first_response(
+    database, clock, keys, hospital: Org
+):
+    # Two sessions both miss the idempotency record, then both try to create the report.
+    with database.session() as one, database.session() as two:
+        first = intake.submit(one, clock=clock, keys=keys, reporter=None, data=new(hospital),
+                              idempotency_key="race")
+        original_replay = intake._replay
+        calls = {"n": 0}
+
+        def miss_once(*args, **kwargs):
+            calls["n"] += 1
+            return None if calls["n"] == 1 else original_replay(*args, **kwargs)
+
+        intake._replay = miss_once  # type: ignore[assignment]
+        try:
+            second = intake.submit(two, clock=clock, keys=keys, reporter=None,
+                                   data=new(hospital), idempotency_key="race")
+        finally:
+            intake._replay = original_replay  # type: ignore[assignment]
+    assert second.replayed and second.report_id == first.report_id
+    assert second.receipt_key == first.receipt_key

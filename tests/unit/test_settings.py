@@ -1,0 +1,64 @@
+"""Settings come from SPEAKUP_* variables; production refuses weak or missing configuration."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from speakup.settings import ConfigError, Settings
+
+STRONG = "p" * 40
+
+
+def test_no_configuration_means_sqlite_in_the_instance_folder_and_a_kept_secret(tmp_path):
+    env = {"SPEAKUP_INSTANCE_PATH": str(tmp_path / "inst")}
+    first = Settings.from_env(env)
+    second = Settings.from_env(env)
+    assert first.database_url == f"sqlite:///{tmp_path / 'inst' / 'speakup.db'}"
+    assert len(first.secret_key) >= 32 and first.secret_key == second.secret_key
+    mode = stat.S_IMODE(os.stat(tmp_path / "inst" / "secret_key").st_mode)
+    assert mode == 0o600
+    assert first.env == "development" and first.access_token_minutes == 15
+
+
+def test_settings_are_frozen(tmp_path):
+    settings = Settings.from_env({"SPEAKUP_INSTANCE_PATH": str(tmp_path)})
+    with pytest.raises(AttributeError):
+        settings.database_url = "x"  # type: ignore[misc]
+
+
+def test_secret_is_not_in_the_repr(tmp_path):
+    settings = Settings.from_env({"SPEAKUP_INSTANCE_PATH": str(tmp_path),
+                                  "SPEAKUP_SECRET_KEY": STRONG})
+    assert STRONG not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"SPEAKUP_ENV": "production", "SPEAKUP_DATABASE_URL": "postgresql+psycopg://x/y"},
+        {"SPEAKUP_ENV": "production", "SPEAKUP_DATABASE_URL": "postgresql+psycopg://x/y",
+         "SPEAKUP_SECRET_KEY": "short"},
+        {"SPEAKUP_ENV": "production", "SPEAKUP_SECRET_KEY": STRONG},
+        {"SPEAKUP_ENV": "staging"},
+        {"SPEAKUP_SECRET_KEY": "too-short"},
+        {"SPEAKUP_ACCESS_TOKEN_MINUTES": "soon"},
+        {"SPEAKUP_ACCESS_TOKEN_MINUTES": "0"},
+        {"SPEAKUP_MAX_BODY_BYTES": "10"},
+    ],
+)
+def test_unusable_configuration_fails_fast(env, tmp_path):
+    with pytest.raises(ConfigError):
+        Settings.from_env({"SPEAKUP_INSTANCE_PATH": str(tmp_path), **env})
+
+
+def test_production_with_explicit_settings_starts(tmp_path):
+    settings = Settings.from_env({
+        "SPEAKUP_ENV": "production", "SPEAKUP_SECRET_KEY": STRONG,
+        "SPEAKUP_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1/speakup",
+        "SPEAKUP_INSTANCE_PATH": str(tmp_path),
+    })
+    assert settings.is_production and settings.secret_key == STRONG
+    assert not (tmp_path / "secret_key").exists()
