@@ -8,6 +8,8 @@ STAMP := $(VENV)/.installed-stamp
 .PHONY: run test lint typecheck unit openapi clean
 
 $(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "speakup needs Python 3.11 or newer (set PYTHON=python3.x)"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

@@ -31,7 +31,6 @@ class Settings:
     followup_token_minutes: int = 15
     max_body_bytes: int = 64 * 1024
     log_level: str = "INFO"
-    public_url: str = "http://127.0.0.1:8000"
     # argon2id cost; RFC 9106's second recommended profile.  Tests lower it for speed.
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 64 * 1024
@@ -80,7 +79,6 @@ class Settings:
             followup_token_minutes=_int(env, "SPEAKUP_FOLLOWUP_TOKEN_MINUTES", 15, 1, 24 * 60),
             max_body_bytes=_int(env, "SPEAKUP_MAX_BODY_BYTES", 64 * 1024, 1024, 1024 * 1024),
             log_level=env.get("SPEAKUP_LOG_LEVEL", "INFO").upper(),
-            public_url=env.get("SPEAKUP_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
         )
 
 

@@ -22,7 +22,9 @@ blp = Blueprint("followup", __name__, url_prefix="/api/v1",
 @problems(blp, 401, descriptions={401: "The key opens no report (every wrong key fails alike)"})
 @problems(blp, 400, 413, 415, 422)
 def redeem(body: dict[str, Any]) -> dict[str, Any]:
-    """A short-lived token that can read (and later act on) only that one report, as its
+    """Trade a receipt key for a follow-up token.
+
+    The short-lived token can read (and later act on) only that one report, as its
     reporter.  It carries no identity."""
     report_id = followup.redeem(db(), keys=keys(), receipt_key=body["receipt_key"])
     minutes = settings().followup_token_minutes

@@ -40,7 +40,8 @@ def submit(headers: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     """Speak up, named or anonymous.
 
     Without a token the report is anonymous.  An anonymous report's response carries a
-    `receipt_key`, shown this once, to follow up with."""
+    `receipt_key`, shown this once, to follow up with.
+    """
     data = intake.NewReport(**body)
     reporter = None if data.anonymous else _named_reporter()
     result = intake.submit(
@@ -70,8 +71,11 @@ def _named_reporter() -> User | None:
 @blp.arguments(ReportListArgsSchema, location="query")
 @blp.response(200, ReportPageSchema)
 def list_reports(args: dict[str, Any]) -> dict[str, Any]:
-    """Reports you may see, newest first: your own named reports; as a leader, those routed
-    to you; as a safety officer or admin, all."""
+    """Reports you may see, newest first.
+
+    Your own named reports; as a leader, those routed to you; as a safety officer or
+    admin, all.
+    """
     filters = reports.Filters(
         status=args.get("status"), kind=args.get("kind"), category=args.get("category"),
         unit_id=args.get("unit_id"), overdue=args.get("overdue"),
@@ -88,6 +92,9 @@ def list_reports(args: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, ReportSchema)
 @problems(blp, 404)
 def get_report(report_id: str) -> dict[str, Any]:
-    """One report: the staff view for its assignees, safety officers and admins; the
-    reporter view for its reporter (or the follow-up token of an anonymous reporter)."""
+    """One report, as the caller may see it.
+
+    The staff view for its assignees, safety officers and admins; the reporter view for
+    its reporter (or the follow-up token of an anonymous reporter).
+    """
     return reports.get_report(db(), actor=g.actor, report_id=report_id)

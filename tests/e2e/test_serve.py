@@ -1,0 +1,146 @@
+"""End to end through real gunicorn: `speakup serve` with 2 workers on a temporary SQLite file."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+SPEAKUP = shutil.which("speakup", path=str(Path(sys.executable).parent)) or "speakup"
+USER_AGENT = "E2E-Distinctive-Agent/4.2"
+ADDRESS = "198.51.100.23"
+
+
+@dataclass
+class Server:
+    base: str
+    log: Path
+    env: dict[str, str]
+
+    def call(self, method: str, path: str, body: object | None = None,
+             token: str | None = None, headers: dict[str, str] | None = None
+             ) -> tuple[int, dict]:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.base + path, data=data, method=method)
+        request.add_header("User-Agent", USER_AGENT)
+        request.add_header("X-Forwarded-For", ADDRESS)
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        for key, value in (headers or {}).items():
+            request.add_header(key, value)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+                raw = response.read()
+                return response.status, json.loads(raw) if raw else {}
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"{}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run_cli(env: dict[str, str], *args: str, stdin: str = "") -> str:
+    result = subprocess.run([SPEAKUP, *args], input=stdin, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    home = tmp_path_factory.mktemp("e2e")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPEAKUP_")}
+    env.update(SPEAKUP_INSTANCE_PATH=str(home / "instance"),
+               SPEAKUP_DATABASE_URL=f"sqlite:///{home / 'e2e.db'}")
+    run_cli(env, "db", "upgrade")
+    log = home / "server.log"
+    port = free_port()
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [SPEAKUP, "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
+            env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    server = Server(f"http://127.0.0.1:{port}", log, env)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if server.call("GET", "/readyz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "server did not become ready"
+            time.sleep(0.2)
+        yield server
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def test_submit_follow_up_and_read_over_http(server: Server):
+    admin_id = run_cli(server.env, "create-user", "--email", "admin@e2e.test", "--name",
+                       "E2E Admin", "--role", "admin", "--role", "safety_officer",
+                       "--password-stdin", stdin="e2e-password-1\n").strip()
+    status, tokens = server.call("POST", "/api/v1/auth/login",
+                                 {"email": "admin@e2e.test", "password": "e2e-password-1"})
+    assert status == 200
+    admin = tokens["access_token"]
+    status, unit = server.call("POST", "/api/v1/units", {"name": "Ward 9", "code": "W9"},
+                                token=admin)
+    assert status == 201
+
+    status, created = server.call("POST", "/api/v1/reports", {
+        "kind": "concern", "category": "equipment_environment", "unit_id": unit["id"],
+        "description": "The hoist on ward 9 has a frayed strap.", "anonymous": True,
+    }, token=admin)
+    assert status == 201 and created["anonymous"] is True
+
+    status, followup = server.call("POST", "/api/v1/followup",
+                                   {"receipt_key": created["receipt_key"]})
+    assert status == 200 and followup["report_id"] == created["id"]
+    # Several reads so that both workers answer at least once with high probability.
+    for _ in range(6):
+        status, seen = server.call("GET", f"/api/v1/reports/{created['id']}",
+                                   token=followup["access_token"])
+        assert status == 200, seen
+        assert seen["reference"] == created["reference"]
+        assert "reporter" not in seen
+    status, staff_view = server.call("GET", f"/api/v1/reports/{created['id']}", token=admin)
+    assert status == 200 and "reporter" not in staff_view
+    assert staff_view["routing"]["assignees"] == [{"id": admin_id, "name": "E2E Admin"}]
+
+    status, _ = server.call("POST", "/api/v1/auth/logout", token=admin)
+    assert status == 204
+    for _ in range(6):  # revoked on every worker
+        assert server.call("GET", "/api/v1/me", token=admin)[0] == 401
+    assert server.call("POST", "/api/v1/auth/refresh", token=tokens["refresh_token"])[0] == 401
+
+
+def test_access_log_carries_no_client_address_or_user_agent(server: Server):
+    server.call("GET", "/healthz")
+    time.sleep(0.5)  # let gunicorn flush its access log line
+    text = server.log.read_text()
+    assert '"GET /healthz"' in text, text  # the access log is on, so the check means something
+    for secret in ("127.0.0.1 -", ADDRESS, USER_AGENT):
+        assert secret not in text
