@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from speakup.models import ROLES, Category, Unit, UnitLeader, User, UserRole
@@ -75,6 +75,13 @@ def update_unit(session: Session, unit_id: str, **changes: Any) -> Unit:
         parent = _existing_unit(session, changes["parent_id"], "parent_id")
         if unit.id in {u.id for u in ancestors(session, parent)}:
             raise Invalid.field("parent_id", "That parent would put the unit inside itself.")
+    if changes.get("active") is False and unit.active:
+        children = session.scalar(
+            select(func.count()).select_from(Unit).where(
+                Unit.parent_id == unit.id, Unit.active.is_(True))
+        )
+        if children:
+            raise Conflict("Deactivate the units below this one first.")
     for key, value in changes.items():
         setattr(unit, key, value)
     session.commit()
@@ -102,9 +109,10 @@ def subtree_ids(session: Session, unit_id: str) -> list[str]:
 
 
 def _existing_unit(session: Session, unit_id: str, field: str) -> Unit:
+    """An active unit to attach something to (a child unit, a user), else 422."""
     unit = session.get(Unit, unit_id)
-    if unit is None:
-        raise Invalid.field(field, "No such unit.")
+    if unit is None or not unit.active:
+        raise Invalid.field(field, "No such active unit.")
     return unit
 
 
@@ -163,6 +171,7 @@ def update_user(
     """Change name, e-mail, roles, unit, password or active.  Deactivating a user or changing
     their password ends their sessions."""
     user = get_user(session, user_id)
+    was_admin = user.active and user.has_role("admin")
     if "email" in changes:
         email = normalise_email(changes.pop("email"))
         if email != user.email:
@@ -173,6 +182,11 @@ def update_user(
         _existing_unit(session, changes["unit_id"], "unit_id")
     if "roles" in changes:
         _set_roles(user, changes.pop("roles"))
+        if not user.has_role("leader"):
+            # Leading a unit needs the role; without it the assignments would linger.
+            session.execute(delete(UnitLeader).where(UnitLeader.user_id == user.id))
+    if was_admin and (changes.get("active") is False or not user.has_role("admin")):
+        _keep_an_admin(session, user)
     if "password" in changes:
         user.password_hash = passwords.hash(changes.pop("password"))
         end_all_sessions(session, user_id=user.id, now=clock.now())
@@ -184,16 +198,28 @@ def update_user(
     return user
 
 
+def _keep_an_admin(session: Session, user: User) -> None:
+    """Refuse a change that would leave the organisation without an active admin (``user``
+    is an admin losing the role or being deactivated)."""
+    others = session.scalar(
+        select(func.count())
+        .select_from(User)
+        .join(UserRole, UserRole.user_id == User.id)
+        .where(UserRole.role == "admin", User.active.is_(True), User.id != user.id)
+    )
+    if not others:
+        raise Conflict("This is the last active admin; make someone else admin first.")
+
+
 def _set_roles(user: User, roles: Iterable[str]) -> None:
-    wanted = sorted(set(roles))
+    wanted = sorted(set(roles))  # the relationship's order, so a PATCH and a GET agree
     unknown = [r for r in wanted if r not in ROLES]
     if unknown:
         raise Invalid.field("roles", f"Unknown role(s): {', '.join(unknown)}.")
     if not wanted:
         raise Invalid.field("roles", "A user needs at least one role.")
-    keep = [row for row in user.role_rows if row.role in wanted]
-    have = {row.role for row in keep}
-    user.role_rows = keep + [UserRole(role=r) for r in wanted if r not in have]
+    existing = {row.role: row for row in user.role_rows}
+    user.role_rows = [existing.get(r) or UserRole(role=r) for r in wanted]
 
 
 # --- leaders ---------------------------------------------------------------------------
@@ -211,8 +237,9 @@ def list_leaders(session: Session, unit_id: str) -> list[User]:
 
 
 def add_leader(session: Session, *, clock: Clock, unit_id: str, user_id: str) -> User:
-    """Make a user with the leader role a leader of a unit; committed.  Twice is 409."""
-    get_unit(session, unit_id)
+    """Make a user with the leader role a leader of an active unit; committed.  Twice is 409."""
+    if not get_unit(session, unit_id).active:
+        raise Conflict("That unit is deactivated; reactivate it before adding leaders.")
     user = session.get(User, user_id)
     if user is None or not user.active:
         raise Invalid.field("user_id", "No such active user.")

@@ -32,12 +32,20 @@ def encode_cursor(values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, size: int) -> list[Any]:
+def decode_cursor(cursor: str, types: Sequence[type]) -> list[Any]:
+    """The key values in ``cursor``, each checked against the type its key column holds."""
     try:
         raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not isinstance(raw, list) or len(raw) != size:
+        if not isinstance(raw, list) or len(raw) != len(types):
             raise ValueError
-        return [datetime.fromisoformat(v["t"]) if isinstance(v, dict) else v for v in raw]
+        values = [datetime.fromisoformat(v["t"]) if isinstance(v, dict) else v for v in raw]
+        for value, expected in zip(values, types, strict=True):
+            # bool is an int to Python but never a key value here
+            if not isinstance(value, expected) or isinstance(value, bool):
+                raise ValueError
+            if isinstance(value, datetime) and value.utcoffset() is None:
+                raise ValueError
+        return values
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
         raise Invalid.field("cursor", "Not a cursor this list handed out.") from None
 
@@ -53,7 +61,7 @@ def paginate(
 ) -> Page[Any]:
     """Rows of ``stmt`` ordered by ``keys`` (the last key must be unique), one page at a time."""
     if cursor:
-        values = decode_cursor(cursor, len(keys))
+        values = decode_cursor(cursor, [k.type.python_type for k in keys])
         stmt = stmt.where(_after(keys, values, descending))
     order = [k.desc() if descending else k.asc() for k in keys]
     rows = list(session.scalars(stmt.order_by(*order).limit(limit + 1)))

@@ -130,11 +130,11 @@ def test_missing_required_fields_are_listed(client, hospital: Org):
 
 
 def test_inactive_unit_and_category_are_refused(client, hospital: Org, session):
-    org.update_unit(session, hospital.medicine, active=False)
+    org.update_unit(session, hospital.ward, active=False)
     org.update_category(session, "other", active=False)
-    body = assert_problem(submit(client, report_body(hospital.medicine)), 422)
+    body = assert_problem(submit(client, report_body(hospital.ward)), 422)
     assert "unit_id" in body["errors"]
-    body = assert_problem(submit(client, report_body(hospital.ward, category="other")), 422)
+    body = assert_problem(submit(client, report_body(hospital.site, category="other")), 422)
     assert "category" in body["errors"]
 
 

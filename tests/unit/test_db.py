@@ -26,9 +26,10 @@ def test_sqlite_runs_in_wal_mode_with_busy_timeout_and_foreign_keys(sqlite_db: D
         assert connection.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
 
 
-def test_a_transaction_reads_one_snapshot_from_its_first_read(database: Database):
+def test_a_transaction_reads_one_snapshot_from_its_first_read(sqlite_db: Database):
     """pysqlite alone would not begin the transaction before the first write, so the second
     read below would see the other writer's change."""
+    database = sqlite_db
     with database.session(write=False) as reader:
         first = reader.scalar(select(Category.label).where(Category.id == "other"))
         with database.session() as writer:
