@@ -47,7 +47,7 @@ class IdempotencyHeaderSchema(Schema):
 class MessageSchema(Schema):
     id = fields.String(required=True)
     body = fields.String(required=True)
-    from_ = fields.String(required=True, data_key="from",
+    from_ = fields.String(required=True, attribute="from", data_key="from",
                           validate=validate.OneOf(["staff", "reporter"]))
     internal = fields.Boolean(required=True)
     created_at = Timestamp(required=True)

@@ -405,3 +405,28 @@ def test_bad_list_arguments_are_422(client, hospital: Org, login: Login, query):
 
 def test_listing_needs_a_token(client, hospital: Org):
     assert_problem(client.get("/api/v1/reports"), 401)
+
+
+def test_messages_show_who_wrote_them_and_internal_notes_stay_on_the_staff_side(
+    client, hospital: Org, login: Login, session, clock
+):
+    from speakup.models import Message
+
+    report = submit(client, report_body(hospital.ward), login("nurse")).json
+    session.add_all([
+        Message(report_id=report["id"], body="Thank you, we are checking the pumps.",
+                sender="staff", internal=False, created_at=clock.now(),
+                author_id=hospital.ward_leader),
+        Message(report_id=report["id"], body="Biomed ticket 4411", sender="staff",
+                internal=True, created_at=clock.advance(minutes=1),
+                author_id=hospital.ward_leader),
+    ])
+    session.commit()
+    staff = client.get(f"/api/v1/reports/{report['id']}", headers=login("ward_leader")).json
+    assert [(m["from"], m["internal"], m["author"]) for m in staff["messages"]] == [
+        ("staff", False, {"id": hospital.ward_leader, "name": "Wendy Ward"}),
+        ("staff", True, {"id": hospital.ward_leader, "name": "Wendy Ward"}),
+    ]
+    mine = client.get(f"/api/v1/reports/{report['id']}", headers=login("nurse")).json
+    assert [m["body"] for m in mine["messages"]] == ["Thank you, we are checking the pumps."]
+    assert mine["messages"][0]["from"] == "staff"
