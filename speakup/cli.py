@@ -44,6 +44,8 @@ def gunicorn_options(bind: str, workers: int) -> dict[str, Any]:
         "graceful_timeout": 20,
         "forwarded_allow_ips": "",
         "proc_name": "speakup",
+        # gunicorn 24+ opens a control socket at one path per user; two servers would clash.
+        "control_socket_disable": True,
     }
 
 
@@ -61,7 +63,8 @@ def serve(bind: str, workers: int | None) -> None:
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             for key, value in options.items():
-                self.cfg.set(key, value)
+                if key in self.cfg.settings:  # settings newer than the installed gunicorn
+                    self.cfg.set(key, value)
 
         def load(self) -> Any:
             from speakup import create_app
