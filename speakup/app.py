@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -119,7 +120,6 @@ def _close_session(_exc: BaseException | None) -> None:
 
 def _jwt_callbacks(app: Flask) -> None:
     from speakup.extensions import jwt
-    from speakup.problems import unauthorized
     from speakup.routes.common import clock, db
     from speakup.services.auth import session_is_live
 
@@ -130,33 +130,24 @@ def _jwt_callbacks(app: Flask) -> None:
             return payload.get("scope") != "followup"
         return not session_is_live(db(), session_id=str(sid), clock=clock())
 
-    @jwt.unauthorized_loader
-    def _missing(_reason: str) -> Response:
-        return unauthorized("This needs a bearer token: Authorization: Bearer <token>.")
+    # flask-jwt-extended would answer {"msg": ...}, and 422 for some bad tokens.
+    invalid = "The bearer token is not valid here."
+    jwt.unauthorized_loader(_refuse("This needs a bearer token: Authorization: Bearer <token>."))
+    jwt.invalid_token_loader(_refuse(invalid))
+    jwt.token_verification_failed_loader(_refuse(invalid))
+    jwt.expired_token_loader(_refuse("The token has expired; refresh it or sign in again."))
+    jwt.revoked_token_loader(_refuse("This session has ended; sign in again."))
+    jwt.needs_fresh_token_loader(_refuse("This needs a fresh sign-in."))
 
-    @jwt.invalid_token_loader
-    def _invalid(_reason: str) -> Response:
-        return unauthorized("The bearer token is not valid here.")
 
-    @jwt.expired_token_loader
-    def _expired(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-        return unauthorized("The token has expired; refresh it or sign in again.")
+def _refuse(detail: str) -> Callable[..., Response]:
+    """A flask-jwt-extended error callback answering a 401 problem."""
+    from speakup.problems import unauthorized
 
-    @jwt.revoked_token_loader
-    def _ended(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-        return unauthorized("This session has ended; sign in again.")
+    def answer(*_details: Any) -> Response:
+        return unauthorized(detail)
 
-    @jwt.needs_fresh_token_loader
-    def _stale(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-        return unauthorized("This needs a fresh sign-in.")
-
-    @jwt.token_verification_failed_loader
-    def _failed(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-        return unauthorized("The bearer token is not valid here.")
-
-    @jwt.user_lookup_error_loader
-    def _no_user(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-        return unauthorized("This account is no longer active.")
+    return answer
 
 
 def _configure_logging(settings: Settings) -> None:
