@@ -113,9 +113,10 @@ def _security_headers(response: Response) -> Response:
 
 
 def _close_session(_exc: BaseException | None) -> None:
-    session = g.pop("db", None)
-    if session is not None:
-        session.close()  # rolls back whatever was not committed
+    for name in ("db_write", "db_read"):
+        session = g.pop(name, None)
+        if session is not None:
+            session.close()  # rolls back whatever was not committed
 
 
 def _jwt_callbacks(app: Flask) -> None:

@@ -26,12 +26,32 @@ BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-def db() -> Session:
-    """The session of this request: created on first use, closed at teardown."""
-    if "db" not in g:
-        g.db = current_app.extensions["speakup.db"].session(write=request.method in WRITE_METHODS)
-    session: Session = g.db
+def db(*, write: bool | None = None) -> Session:
+    """A session of this request: created on first use, closed at teardown.
+
+    Writing requests get a session that takes the write lock at its first statement (on
+    SQLite), so nothing slow may run between its first query and its commit; routes that only
+    read, or that must do slow work first (password hashing), ask for ``write=False``.
+    """
+    if write is None:
+        write = request.method in WRITE_METHODS and not g.get("read_only", False)
+    name = "db_write" if write else "db_read"
+    session: Session | None = g.get(name)
+    if session is None:
+        session = current_app.extensions["speakup.db"].session(write=write)
+        setattr(g, name, session)
     return session
+
+
+def read_only(fn: F) -> F:
+    """Mark a POST route that writes nothing, so its session never takes the write lock."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        g.read_only = True
+        return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def clock() -> Clock:
@@ -54,10 +74,18 @@ def settings() -> Settings:
     return value
 
 
-def actor_from_token(*, refresh: bool = False, any_type: bool = False) -> Actor:
-    """Verify the bearer token and build the actor from the live user (roles read now)."""
-    verify_jwt_in_request(refresh=refresh, verify_type=not any_type)
+def actor_from_token(
+    *, refresh: bool = False, any_type: bool = False, optional: bool = False
+) -> Actor:
+    """Verify the bearer token and build the actor from the live user (roles read now).
+
+    With ``optional`` a request without a token is the nobody actor; a bad token is still
+    refused.
+    """
+    verify_jwt_in_request(refresh=refresh, verify_type=not any_type, optional=optional)
     claims = get_jwt()
+    if not claims:
+        return Actor()
     if claims.get("scope") == "followup":
         return Actor(followup_report_id=str(claims["rid"]))
     user = db().get(User, str(claims["sub"]))

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_jwt_extended import get_jwt, verify_jwt_in_request
 from flask_smorest import Blueprint
 
 from speakup.models import Category, Unit, User
-from speakup.routes.common import clock, db, passwords, problems, requires
+from speakup.routes.common import actor_from_token, clock, db, passwords, problems, requires
 from speakup.schemas.common import PageArgsSchema
 from speakup.schemas.org import (
     CategoryCreateSchema,
@@ -32,7 +31,6 @@ from speakup.schemas.org import (
     UserUpdateSchema,
 )
 from speakup.services import org
-from speakup.services.errors import NotFound
 from speakup.services.pages import Page
 
 blp = Blueprint("organisation", __name__, url_prefix="/api/v1",
@@ -42,14 +40,9 @@ BODY = (400, 413, 415, 422)
 
 
 def _is_admin() -> bool:
-    """Whether an admin is asking, on routes that anyone may call.  Only a sent token is
-    looked at; a bad one is refused as everywhere else."""
-    verify_jwt_in_request(optional=True)
-    claims = get_jwt()
-    if not claims or claims.get("scope") == "followup":
-        return False
-    user = db().get(User, str(claims["sub"]))
-    return user is not None and user.active and user.has_role("admin")
+    """Whether an admin is asking, on routes that anyone may call.  A sent token is always
+    checked; a bad one is refused as everywhere else."""
+    return actor_from_token(optional=True).has_role("admin")
 
 
 def _page(page: Page[Any]) -> dict[str, Any]:
@@ -193,10 +186,7 @@ def create_category(body: dict[str, Any]) -> Category:
 @problems(blp, 404)
 def get_category(category_id: str) -> Category:
     """One category (inactive ones for admins only)."""
-    category = org.get_category(db(), category_id)
-    if not category.active and not _is_admin():
-        raise NotFound("No such category.")
-    return category
+    return org.get_category(db(), category_id, include_inactive=_is_admin())
 
 
 @blp.route("/categories/<category_id>", methods=["PATCH"])

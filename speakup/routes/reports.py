@@ -10,11 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g
-from flask_jwt_extended import get_jwt, verify_jwt_in_request
 from flask_smorest import Blueprint
 
 from speakup.models import User
-from speakup.routes.common import clock, db, keys, problems, requires
+from speakup.routes.common import actor_from_token, clock, db, keys, problems, requires
 from speakup.schemas.reports import (
     IdempotencyHeaderSchema,
     ReportCreatedSchema,
@@ -24,7 +23,6 @@ from speakup.schemas.reports import (
     ReportSchema,
 )
 from speakup.services import intake, reports
-from speakup.services.errors import Unauthorized
 
 blp = Blueprint("reports", __name__, url_prefix="/api/v1", description="Speaking up")
 
@@ -56,14 +54,8 @@ def submit(headers: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
 
 def _named_reporter() -> User | None:
     """The signed-in user who sends a named report, or None when no token came with it."""
-    verify_jwt_in_request(optional=True)
-    claims = get_jwt()
-    if not claims or claims.get("scope") == "followup":
-        return None
-    user = db().get(User, str(claims["sub"]))
-    if user is None or not user.active:
-        raise Unauthorized("This account is no longer active.")
-    return user
+    actor = actor_from_token(optional=True)
+    return db().get(User, actor.user_id) if actor.user_id else None
 
 
 @blp.route("/reports", methods=["GET"])

@@ -18,24 +18,34 @@ LOGIN_FAILED = "The e-mail address or the password is not correct."
 
 def authenticate(session: Session, *, email: str, password: str, passwords: Passwords) -> User:
     """The active user with these credentials, else :class:`Unauthorized`.  An unknown e-mail,
-    an inactive account and a wrong password fail alike, with the same hashing work."""
+    an inactive account and a wrong password fail alike, with the same hashing work.  Reads
+    only: the slow hash must not run inside a writing transaction."""
     user = session.scalar(select(User).where(User.email == normalise_email(email)))
     stored = user.password_hash if user is not None and user.active else None
     if not passwords.verify(stored, password) or user is None:
         raise Unauthorized(LOGIN_FAILED)
-    if passwords.needs_rehash(user.password_hash):
-        user.password_hash = passwords.hash(password)
-        session.commit()
     return user
 
 
+def fresher_hash(user: User, *, password: str, passwords: Passwords) -> str | None:
+    """A new hash of the (verified) password when the stored one uses outdated parameters."""
+    if passwords.needs_rehash(user.password_hash):
+        return passwords.hash(password)
+    return None
+
+
 def start_session(
-    session: Session, *, user: User, clock: Clock, lifetime: timedelta
+    session: Session, *, user_id: str, clock: Clock, lifetime: timedelta,
+    password_hash: str | None = None,
 ) -> AuthSession:
-    """A new session for ``user``; committed."""
+    """A new session for the user, storing a fresher password hash if given; committed."""
     now = clock.now()
-    row = AuthSession(user_id=user.id, created_at=now, expires_at=now + lifetime)
+    row = AuthSession(user_id=user_id, created_at=now, expires_at=now + lifetime)
     session.add(row)
+    if password_hash is not None:
+        user = session.get(User, user_id)
+        if user is not None:
+            user.password_hash = password_hash
     session.commit()
     return row
 

@@ -1,8 +1,9 @@
 """Organisation administration: units (a tree), users with roles, unit leaders, categories.
 
 Nothing that reports refer to is deleted; it is deactivated.  Every function validates its
-input against the database and raises a 4xx :class:`ServiceError`, never lets an integrity
-error surface.
+input against the database and raises a 4xx :class:`ServiceError`; only two concurrent writers
+racing for the same unique value reach the database's constraint (the web layer answers 409).
+Passwords are hashed before the first query, so the slow hash never holds a write lock.
 """
 
 from __future__ import annotations
@@ -75,6 +76,10 @@ def update_unit(session: Session, unit_id: str, **changes: Any) -> Unit:
         parent = _existing_unit(session, changes["parent_id"], "parent_id")
         if unit.id in {u.id for u in ancestors(session, parent)}:
             raise Invalid.field("parent_id", "That parent would put the unit inside itself.")
+    if changes.get("active") is True and not unit.active and unit.parent_id is not None:
+        above = session.get(Unit, changes.get("parent_id") or unit.parent_id)
+        if above is None or not above.active:
+            raise Conflict("Reactivate the unit above this one first.")
     if changes.get("active") is False and unit.active:
         children = session.scalar(
             select(func.count()).select_from(Unit).where(
@@ -104,7 +109,8 @@ def ancestors(session: Session, unit: Unit) -> list[Unit]:
 def subtree_ids(session: Session, unit_id: str) -> list[str]:
     """``unit_id`` and every unit below it (recursive CTE, one query)."""
     tree = select(Unit.id).where(Unit.id == unit_id).cte("tree", recursive=True)
-    tree = tree.union_all(select(Unit.id).join(tree, Unit.parent_id == tree.c.id))
+    # UNION, not UNION ALL: should a cycle ever slip in, the query still ends.
+    tree = tree.union(select(Unit.id).join(tree, Unit.parent_id == tree.c.id))
     return list(session.scalars(select(tree.c.id)))
 
 
@@ -146,6 +152,7 @@ def get_user(session: Session, user_id: str) -> User:
 
 def create_user(session: Session, *, clock: Clock, passwords: Passwords, data: NewUser) -> User:
     """Create a user with a hashed password and roles; committed.  Duplicate e-mail is 409."""
+    password_hash = passwords.hash(data.password)
     email = normalise_email(data.email)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict("A user with that e-mail address exists already.")
@@ -154,7 +161,7 @@ def create_user(session: Session, *, clock: Clock, passwords: Passwords, data: N
     user = User(
         email=email,
         name=data.name,
-        password_hash=passwords.hash(data.password),
+        password_hash=password_hash,
         unit_id=data.unit_id,
         active=True,
         created_at=clock.now(),
@@ -170,6 +177,8 @@ def update_user(
 ) -> User:
     """Change name, e-mail, roles, unit, password or active.  Deactivating a user or changing
     their password ends their sessions."""
+    if "password" in changes:
+        changes["password_hash"] = passwords.hash(changes.pop("password"))
     user = get_user(session, user_id)
     was_admin = user.active and user.has_role("admin")
     if "email" in changes:
@@ -187,8 +196,7 @@ def update_user(
             session.execute(delete(UnitLeader).where(UnitLeader.user_id == user.id))
     if was_admin and (changes.get("active") is False or not user.has_role("admin")):
         _keep_an_admin(session, user)
-    if "password" in changes:
-        user.password_hash = passwords.hash(changes.pop("password"))
+    if "password_hash" in changes:
         end_all_sessions(session, user_id=user.id, now=clock.now())
     if changes.get("active") is False:
         end_all_sessions(session, user_id=user.id, now=clock.now())
@@ -275,9 +283,10 @@ def list_categories(session: Session, *, include_inactive: bool) -> list[Categor
     return list(session.scalars(stmt))
 
 
-def get_category(session: Session, category_id: str) -> Category:
+def get_category(session: Session, category_id: str, *, include_inactive: bool = True
+                 ) -> Category:
     category = session.get(Category, category_id)
-    if category is None:
+    if category is None or not (category.active or include_inactive):
         raise NotFound("No such category.")
     return category
 

@@ -1,6 +1,8 @@
 """Reading reports: who may see which report, in which view, and scoped lists.
 
-A report the caller may not see is :class:`NotFound`, exactly like one that does not exist.
+Safety officers and admins see every report; a leader sees the reports assigned to them while
+they hold the leader role; everyone sees their own named reports (the reporter view).  A
+report the caller may not see is :class:`NotFound`, exactly like one that does not exist.
 """
 
 from __future__ import annotations
@@ -42,7 +44,9 @@ def side_of(session: Session, actor: Actor, report: Report) -> str | None:
         return "reporter" if actor.followup_report_id == report.id else None
     if actor.user_id is None:
         return None
-    if actor.sees_everything or _is_assignee(session, report.id, actor.user_id):
+    if actor.sees_everything or (
+        actor.has_role("leader") and _is_assignee(session, report.id, actor.user_id)
+    ):
         return "staff"
     if not report.anonymous and report.reporter_id == actor.user_id:
         return "reporter"
@@ -86,7 +90,9 @@ def list_reports(
     stmt = select(Report)
     if not actor.sees_everything:
         own = and_(Report.anonymous.is_(False), Report.reporter_id == me)
-        stmt = stmt.where(or_(own, assigned))
+        # Assignments count only while the person is a leader: taking the role away takes
+        # their reports away too, although the assignment stays on record.
+        stmt = stmt.where(or_(own, assigned) if actor.has_role("leader") else own)
     stmt = _filtered(session, stmt, filters, assigned, clock.now())
     page = paginate(
         session, stmt, [Report.created_at, Report.id], limit=limit, cursor=cursor,
@@ -100,7 +106,8 @@ def list_reports(
     } if reporter_ids else {}
     items = []
     for r in reports:
-        staff = actor.sees_everything or any(u.id == me for u in assignees[r.id])
+        staff = actor.sees_everything or (
+            actor.has_role("leader") and any(u.id == me for u in assignees[r.id]))
         items.append(views.summary(
             r, staff_side=staff, assignees=assignees[r.id],
             reporter=reporters.get(r.reporter_id or ""),

@@ -1,6 +1,7 @@
 """Routing at creation: the leaders of the report's unit, else of the nearest unit above that
 has leaders, else the safety officers; the decision is recorded with a reason people can read.
-``involves_leader`` skips the unit's own leaders.  A report never goes to its own reporter."""
+``involves_leader`` passes over the first leaders up the tree (the reporter's own).  A report
+never goes to its own reporter."""
 
 from __future__ import annotations
 
@@ -22,29 +23,42 @@ class Decision:
 def route(
     session: Session, *, unit: Unit, involves_leader: bool, reporter_id: str | None
 ) -> Decision:
-    """Who a new report in ``unit`` goes to, and why (reads only)."""
-    chain = ancestors(session, unit)
-    start = 1 if involves_leader else 0
-    skipped = f"The report concerns a leader of {unit.name}, so their leaders were skipped. "
-    prefix = skipped if involves_leader else ""
-    for depth, level in enumerate(chain[start:], start=start):
+    """Who a new report in ``unit`` goes to, and why (reads only).
+
+    With ``involves_leader`` the first leaders up the tree -- the reporter's own leaders, even
+    when the report's unit has none of its own -- are passed over for the next ones up.
+    """
+    skipped: Unit | None = None
+    for level in ancestors(session, unit):
         leaders = _leaders(session, level.id, reporter_id)
         if not leaders:
             continue
-        if depth == 0:
-            why = f"Routed to the leaders of {level.name}, the unit of the report."
-        else:
-            why = (
-                f"Routed to the leaders of {level.name}, the nearest unit above "
-                f"{unit.name} that has leaders."
-            )
-        return Decision(leaders, prefix + why)
+        if involves_leader and skipped is None:
+            skipped = level
+            continue
+        return Decision(leaders, _why(unit, level, skipped))
     officers = safety_officers(session, exclude=reporter_id)
+    prefix = _skip_note(skipped)
     if officers:
-        return Decision(officers, prefix + "No unit up the tree has leaders to route to; "
-                        "routed to the safety officers.")
+        return Decision(officers, prefix + "No other leaders up the tree to route to; routed "
+                        "to the safety officers.")
     return Decision([], prefix + "No leaders and no safety officers to route to; the report "
                     "waits for an administrator to assign it.")
+
+
+def _why(unit: Unit, level: Unit, skipped: Unit | None) -> str:
+    if level.id == unit.id:
+        return f"Routed to the leaders of {unit.name}, the unit of the report."
+    return _skip_note(skipped) + (
+        f"Routed to the leaders of {level.name}, the nearest unit above {unit.name} "
+        "with leaders to route to."
+    )
+
+
+def _skip_note(skipped: Unit | None) -> str:
+    if skipped is None:
+        return ""
+    return f"The report concerns a leader, so the leaders of {skipped.name} were passed over. "
 
 
 def _leaders(session: Session, unit_id: str, exclude: str | None) -> list[User]:

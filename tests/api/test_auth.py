@@ -529,3 +529,37 @@ def test_login_upgrades_a_hash_made_with_outdated_parameters(
     assert upgraded.startswith("$argon2id$")
     assert not passwords.needs_rehash(upgraded)
     assert passwords.verify(upgraded, PASSWORD)
+
+
+def test_password_checks_never_hold_the_sqlite_write_lock(app, client, hospital, monkeypatch):
+    """argon2 is slow on purpose; if it ran inside a writing transaction, every other writer
+    (an anonymous report included) would queue behind each login attempt."""
+    import sqlite3
+
+    database = app.extensions["speakup.db"]
+    if not database.is_sqlite:
+        pytest.skip("SQLite's write lock")
+    path = database.engine.url.database
+    passwords = app.extensions["speakup.passwords"]
+    original = passwords.verify
+    writable: list[bool] = []
+
+    def verify_and_probe(stored, password):
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            writable.append(True)
+        except sqlite3.OperationalError:
+            writable.append(False)
+        finally:
+            other.close()
+        return original(stored, password)
+
+    monkeypatch.setattr(passwords, "verify", verify_and_probe)
+    good = client.post("/api/v1/auth/login",
+                       json={"email": hospital.emails["nurse"], "password": PASSWORD})
+    bad = client.post("/api/v1/auth/login",
+                      json={"email": hospital.emails["nurse"], "password": "wrong one"})
+    assert good.status_code == 200 and bad.status_code == 401
+    assert writable == [True, True]

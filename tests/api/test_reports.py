@@ -236,7 +236,17 @@ def test_involves_leader_skips_the_units_own_leaders(client, hospital: Org, logi
     report = submit(client, report_body(hospital.ward, involves_leader=True)).json
     routing = routing_of(client, report["id"], login("officer"))
     assert [a["id"] for a in routing["assignees"]] == [hospital.site_leader]
-    assert "skipped" in routing["reason"]
+    assert "passed over" in routing["reason"] and "Ward 7" in routing["reason"]
+
+
+def test_involves_leader_passes_over_the_first_leaders_up_even_above_the_unit(
+    client, hospital: Org, login: Login
+):
+    # Medicine has no leaders of its own: the site's leader is the reporter's own leader.
+    report = submit(client, report_body(hospital.medicine, involves_leader=True)).json
+    routing = routing_of(client, report["id"], login("officer"))
+    assert [a["id"] for a in routing["assignees"]] == [hospital.officer]
+    assert "St Elsewhere" in routing["reason"] and "safety officers" in routing["reason"]
 
 
 def test_with_no_leaders_up_the_tree_safety_officers_get_it(
@@ -430,3 +440,16 @@ def test_messages_show_who_wrote_them_and_internal_notes_stay_on_the_staff_side(
     mine = client.get(f"/api/v1/reports/{report['id']}", headers=login("nurse")).json
     assert [m["body"] for m in mine["messages"]] == ["Thank you, we are checking the pumps."]
     assert mine["messages"][0]["from"] == "staff"
+
+
+def test_a_leader_who_loses_the_role_loses_the_reports_routed_to_them(
+    client, hospital: Org, login: Login
+):
+    report = submit(client, report_body(hospital.ward)).json
+    headers = login("ward_leader")
+    assert client.get(f"/api/v1/reports/{report['id']}", headers=headers).status_code == 200
+    changed = client.patch(f"/api/v1/users/{hospital.ward_leader}", json={"roles": ["staff"]},
+                           headers=login("admin"))
+    assert changed.status_code == 200
+    assert_problem(client.get(f"/api/v1/reports/{report['id']}", headers=headers), 404)
+    assert ids(client.get("/api/v1/reports", headers=headers)) == []

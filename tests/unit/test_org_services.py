@@ -37,7 +37,8 @@ def live_sessions(session: Session, clock: SettableClock, user_id: str) -> list[
 def start(session: Session, clock: SettableClock, user_id: str) -> str:
     user = session.get(User, user_id)
     assert user is not None
-    return auth.start_session(session, user=user, clock=clock, lifetime=timedelta(days=1)).id
+    return auth.start_session(session, user_id=user.id, clock=clock,
+                              lifetime=timedelta(days=1)).id
 
 
 @pytest.fixture()
@@ -569,3 +570,13 @@ def test_the_last_active_admin_cannot_be_removed(session, clock, passwords, hosp
                     roles=["admin", "safety_officer"])
     assert org.update_user(session, hospital.admin, clock=clock, passwords=passwords,
                            active=False).active is False
+
+
+def test_a_unit_cannot_come_back_under_a_deactivated_parent(session, hospital: Org):
+    org.update_unit(session, hospital.ward, active=False)
+    org.update_unit(session, hospital.medicine, active=False)
+    with pytest.raises(Conflict):
+        org.update_unit(session, hospital.ward, active=True)
+    session.rollback()
+    org.update_unit(session, hospital.medicine, active=True)
+    assert org.update_unit(session, hospital.ward, active=True).active is True
