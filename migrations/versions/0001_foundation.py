@@ -146,7 +146,6 @@ def upgrade() -> None:
     sa.Column('key_hash', sa.String(length=64), nullable=False),
     sa.Column('fingerprint', sa.String(length=64), nullable=False),
     sa.Column('report_id', sa.String(length=32), nullable=False),
-    sa.Column('status_code', sa.Integer(), nullable=False),
     sa.Column('response', sa.JSON(), nullable=False),
     sa.Column('created_at', speakup.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['report_id'], ['reports.id'], name=op.f('fk_idempotency_records_report_id_reports')),

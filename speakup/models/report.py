@@ -96,7 +96,6 @@ class IdempotencyRecord(Base):
     key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64))
     report_id: Mapped[str] = mapped_column(ForeignKey("reports.id"), index=True)
-    status_code: Mapped[int]
     response: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime]
 

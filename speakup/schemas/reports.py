@@ -37,9 +37,13 @@ class ReportCreateSchema(Schema):
 class IdempotencyHeaderSchema(Schema):
     idempotency_key = fields.String(
         data_key="Idempotency-Key",
-        validate=validate.Regexp(r"^[\x21-\x7e]{1,255}$",
-                                 error="1 to 255 visible ASCII characters."),
-        metadata={"description": "A retry with the same key and body returns the first "
+        validate=validate.Regexp(
+            r"^[A-Za-z0-9_-]{22,255}$",
+            error="22 to 255 letters, digits, '-' or '_': use a random UUID.",
+        ),
+        metadata={"description": "A random key per submission (a UUID; at least 128 bits, "
+                  "since a replay of an anonymous report shows its receipt key again).  A "
+                  "retry with the same key and body within 24 hours returns the first "
                   "response and creates nothing; the same key with another body is 422."},
     )
 
@@ -108,8 +112,9 @@ class ReportSchema(ReportFieldsSchema):
 
 class ReportCreatedSchema(ReportSchema):
     receipt_key = fields.String(
-        metadata={"description": "Anonymous reports only, in this one response: the key to "
-                  "follow up with.  It can never be shown again."},
+        metadata={"description": "Anonymous reports only: the key to follow up with.  Shown "
+                  "in this response and to a retry with the same Idempotency-Key and body, "
+                  "never otherwise."},
     )
 
 

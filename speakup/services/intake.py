@@ -3,7 +3,8 @@
 For an anonymous report nothing about the request or the person is stored: no user id, no
 token id, no address, no user agent.  The reporter gets a receipt key once; only its keyed
 hash is kept.  An ``Idempotency-Key`` makes retries safe: the same key and body return the
-first response and create nothing; the same key with another body is refused.
+first response and create nothing; the same key with another body is refused.  Keys are
+forgotten after :data:`IDEMPOTENCY_TTL`.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,12 +27,16 @@ from speakup.models import (
     Unit,
     User,
 )
+from speakup.models.ids import new_id
 from speakup.services import receipts, references, routing, sla, views
 from speakup.services.clock import Clock
 from speakup.services.errors import Invalid
 from speakup.services.keys import Keys, keyed_hash
 
 KINDS = ("concern", "gap", "opportunity")
+# A retry comes within minutes; after a day a key is forgotten, and with it the one way to
+# see an anonymous report's receipt key again.
+IDEMPOTENCY_TTL = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,7 @@ def submit(
         scope = "anonymous" if reporter is None else f"user:{reporter.id}"
         key_hash = keyed_hash(keys.idempotency, f"{scope}\n{idempotency_key}")
         fingerprint = _fingerprint(data, anonymous)
-        earlier = _replay(session, keys, key_hash, fingerprint)
+        earlier = _replay(session, keys, key_hash, fingerprint, clock.now())
         if earlier is not None:
             return earlier
     try:
@@ -87,7 +92,7 @@ def submit(
         session.rollback()
         if key_hash is None or fingerprint is None:
             raise
-        earlier = _replay(session, keys, key_hash, fingerprint)
+        earlier = _replay(session, keys, key_hash, fingerprint, clock.now())
         if earlier is None:
             raise
         return earlier
@@ -119,14 +124,16 @@ def _create(
         reporter_id=reporter.id if reporter else None,
     )
     ack_due, close_due = sla.due_times(now, kind=data.kind, immediate_risk=data.immediate_risk)
+    report_id = new_id()
     receipt_key = None
     receipt_hash = None
     if anonymous:
         receipt_key = (
-            receipts.derive(keys.receipt, key_hash) if key_hash else receipts.generate()
+            _replayable_receipt(keys, key_hash, report_id) if key_hash else receipts.generate()
         )
         receipt_hash = receipts.digest(keys.receipt, receipt_key)
     report = Report(
+        id=report_id,
         reference=references.allocate(session, year=now.year)[0],
         kind=data.kind,
         category=data.category,
@@ -163,15 +170,21 @@ def _create(
     if key_hash is not None and fingerprint is not None:
         session.add(IdempotencyRecord(
             key_hash=key_hash, fingerprint=fingerprint, report_id=report.id,
-            status_code=201, response=view, created_at=now,
+            response=view, created_at=now,
         ))
     session.commit()
     return Submitted(report.id, view, receipt_key, replayed=False)
 
 
-def _replay(session: Session, keys: Keys, key_hash: str, fingerprint: str) -> Submitted | None:
-    record = session.scalar(select(IdempotencyRecord).where(IdempotencyRecord.key_hash == key_hash))
+def _replay(
+    session: Session, keys: Keys, key_hash: str, fingerprint: str, now: datetime
+) -> Submitted | None:
+    record = session.get(IdempotencyRecord, key_hash)
     if record is None:
+        return None
+    if record.created_at <= now - IDEMPOTENCY_TTL:
+        session.delete(record)  # expired: the key is free again, in this transaction
+        session.flush()
         return None
     if record.fingerprint != fingerprint:
         raise Invalid(
@@ -179,8 +192,15 @@ def _replay(session: Session, keys: Keys, key_hash: str, fingerprint: str) -> Su
             errors={"Idempotency-Key": ["Reused with a different request body."]},
         )
     anonymous = bool(record.response.get("anonymous"))
-    receipt_key = receipts.derive(keys.receipt, key_hash) if anonymous else None
+    receipt_key = _replayable_receipt(keys, key_hash, record.report_id) if anonymous else None
     return Submitted(record.report_id, record.response, receipt_key, replayed=True)
+
+
+def _replayable_receipt(keys: Keys, key_hash: str, report_id: str) -> str:
+    """The receipt key of an anonymous report sent with an Idempotency-Key: derived, never
+    stored, so a retry can be shown the same key.  The report id makes it unique even when
+    an expired idempotency key is used again."""
+    return receipts.derive(keys.receipt, f"{key_hash}:{report_id}")
 
 
 def _fingerprint(data: NewReport, anonymous: bool) -> str:

@@ -10,6 +10,8 @@ from speakup.services import intake
 from speakup.services.errors import Invalid
 from tests.support import Org
 
+KEY = "2f8c6e0a-4b1d-4e3f-9a7c-5d0b8e2f1a63"
+
 
 def new(hospital: Org, **overrides: object) -> intake.NewReport:
     fields: dict[str, object] = {"kind": "concern", "category": "patient_safety",
@@ -59,24 +61,24 @@ def test_unknown_unit_is_invalid_and_nothing_is_written(session, clock, keys, ho
 
 def test_idempotent_replay_creates_nothing(session, clock, keys, hospital: Org):
     first = intake.submit(session, clock=clock, keys=keys, reporter=None, data=new(hospital),
-                          idempotency_key="abc")
+                          idempotency_key=KEY)
     clock.advance(minutes=5)
     again = intake.submit(session, clock=clock, keys=keys, reporter=None, data=new(hospital),
-                          idempotency_key="abc")
+                          idempotency_key=KEY)
     assert again.replayed and not first.replayed
     assert again.report_id == first.report_id and again.view == first.view
     assert again.receipt_key == first.receipt_key
     assert session.scalar(select(func.count()).select_from(Report)) == 1
     record = session.scalars(select(IdempotencyRecord)).one()
-    assert "abc" not in record.key_hash and "receipt_key" not in record.response
+    assert KEY not in record.key_hash and "receipt_key" not in record.response
 
 
 def test_anonymous_and_named_idempotency_keys_live_apart(session, clock, keys, hospital: Org):
     nurse = session.get(User, hospital.nurse)
     a = intake.submit(session, clock=clock, keys=keys, reporter=None, data=new(hospital),
-                      idempotency_key="same")
+                      idempotency_key=KEY)
     b = intake.submit(session, clock=clock, keys=keys, reporter=nurse, data=new(hospital),
-                      idempotency_key="same")
+                      idempotency_key=KEY)
     assert a.report_id != b.report_id
 
 
@@ -86,7 +88,7 @@ def test_a_concurrent_retry_that_loses_the_race_gets_the_first_response(
     # Two sessions both miss the idempotency record, then both try to create the report.
     with database.session() as one, database.session() as two:
         first = intake.submit(one, clock=clock, keys=keys, reporter=None, data=new(hospital),
-                              idempotency_key="race")
+                              idempotency_key=KEY)
         original_replay = intake._replay
         calls = {"n": 0}
 
@@ -97,8 +99,19 @@ def test_a_concurrent_retry_that_loses_the_race_gets_the_first_response(
         intake._replay = miss_once  # type: ignore[assignment]
         try:
             second = intake.submit(two, clock=clock, keys=keys, reporter=None,
-                                   data=new(hospital), idempotency_key="race")
+                                   data=new(hospital), idempotency_key=KEY)
         finally:
             intake._replay = original_replay  # type: ignore[assignment]
     assert second.replayed and second.report_id == first.report_id
     assert second.receipt_key == first.receipt_key
+
+
+def test_idempotency_keys_are_forgotten_after_a_day(session, clock, keys, hospital: Org):
+    first = intake.submit(session, clock=clock, keys=keys, reporter=None, data=new(hospital),
+                          idempotency_key=KEY)
+    clock.advance(intake.IDEMPOTENCY_TTL)
+    later = intake.submit(session, clock=clock, keys=keys, reporter=None, data=new(hospital),
+                          idempotency_key=KEY)
+    assert not later.replayed and later.report_id != first.report_id
+    assert later.receipt_key != first.receipt_key or later.receipt_key is None
+    assert session.scalar(select(func.count()).select_from(Report)) == 2
