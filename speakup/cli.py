@@ -27,51 +27,16 @@ def main() -> None:
 
 # --- serve -----------------------------------------------------------------------------
 
-# No %(h)s (client address), %(a)s (user agent) or %(f)s (referer): the access log must not
-# identify anyone, least of all an anonymous reporter.
-ACCESS_LOG_FORMAT = '%(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
-
-
-def gunicorn_options(bind: str, workers: int) -> dict[str, Any]:
-    return {
-        "bind": bind,
-        "workers": workers,
-        "worker_class": "sync",
-        "accesslog": "-",
-        "errorlog": "-",
-        "access_log_format": ACCESS_LOG_FORMAT,
-        "timeout": 30,
-        "graceful_timeout": 20,
-        "forwarded_allow_ips": "",
-        "proc_name": "speakup",
-        # gunicorn 24+ opens a control socket at one path per user; two servers would clash.
-        "control_socket_disable": True,
-    }
-
-
 @main.command()
 @click.option("--bind", default="127.0.0.1:8000", show_default=True, help="Address:port.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Sync workers (default: 2 per core).")
 def serve(bind: str, workers: int | None) -> None:
     """Run the API under gunicorn."""
-    from gunicorn.app.base import BaseApplication
+    from speakup.serving import Server, gunicorn_options
 
     settings = _settings()  # fail fast in the master, before any worker starts
-    options = gunicorn_options(bind, workers or 2 * (os.cpu_count() or 1))
-
-    class Server(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            for key, value in options.items():
-                if key in self.cfg.settings:  # settings newer than the installed gunicorn
-                    self.cfg.set(key, value)
-
-        def load(self) -> Any:
-            from speakup import create_app
-
-            return create_app(settings)
-
-    Server().run()
+    Server(settings, gunicorn_options(bind, workers or 2 * (os.cpu_count() or 1))).run()
 
 
 # --- db --------------------------------------------------------------------------------

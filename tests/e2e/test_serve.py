@@ -137,10 +137,16 @@ def test_submit_follow_up_and_read_over_http(server: Server):
     assert server.call("POST", "/api/v1/auth/refresh", token=tokens["refresh_token"])[0] == 401
 
 
-def test_access_log_carries_no_client_address_or_user_agent(server: Server):
+def test_logs_carry_no_client_address_or_user_agent(server: Server):
     server.call("GET", "/healthz")
-    time.sleep(0.5)  # let gunicorn flush its access log line
+    host, port = server.base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as raw:
+        # A malformed header makes gunicorn log "Invalid request from ip=<address>".
+        raw.sendall(b"POST /api/v1/reports HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n")
+        raw.recv(1024)
+    time.sleep(0.5)  # let gunicorn flush its log lines
     text = server.log.read_text()
-    assert '"GET /healthz"' in text, text  # the access log is on, so the check means something
-    for secret in ("127.0.0.1 -", ADDRESS, USER_AGENT):
+    # Both logs are on and saw the requests, so the checks below mean something.
+    assert '"GET /healthz"' in text and "Invalid request from ip=-" in text, text
+    for secret in ("127.0.0.1 -", "ip=127.0.0.1", ADDRESS, USER_AGENT):
         assert secret not in text

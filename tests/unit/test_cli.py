@@ -6,8 +6,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from speakup.cli import ACCESS_LOG_FORMAT, gunicorn_options, main
+from speakup.cli import main
 from speakup.models import User
+from speakup.serving import ACCESS_LOG_FORMAT, gunicorn_options
 
 
 @pytest.fixture()
