@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.register_blueprint(ops_bp)
     problems.register(app)
     app.before_request(_check_body)
+    app.url_value_preprocessor(_check_path_values)
     app.after_request(_security_headers)
     app.teardown_appcontext(_close_session)
     return app
@@ -93,12 +94,22 @@ def _check_body() -> Response | None:
     if limit is not None and (request.content_length or 0) > limit:
         return problem(413, "Content Too Large",
                        "The request body is larger than this API accepts.")
-    has_body = bool(request.content_length) or "chunked" in request.headers.get(
-        "Transfer-Encoding", "").lower()
-    if has_body and not request.is_json:
+    if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        # Without a length the size limit could only cut the body short; ask for one.
+        return problem(411, "Length Required", "Send the body with a Content-Length header.")
+    if request.content_length and not request.is_json:
         return problem(415, "Unsupported Media Type",
                        "Send the body as JSON with Content-Type: application/json.")
     return None
+
+
+def _check_path_values(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """An id in the path that no row could have (NUL, broken Unicode) is simply not found."""
+    from werkzeug.exceptions import NotFound
+
+    for value in (values or {}).values():
+        if isinstance(value, str) and (not value.isprintable() or len(value) > 64):
+            raise NotFound()
 
 
 def _security_headers(response: Response) -> Response:

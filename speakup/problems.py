@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, json
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from speakup.services.errors import ServiceError
@@ -26,6 +27,7 @@ TYPES = {
     404: "/problems/not-found",
     405: "/problems/method-not-allowed",
     409: "/problems/conflict",
+    411: "/problems/length-required",
     413: "/problems/body-too-large",
     415: "/problems/unsupported-media-type",
     422: "/problems/validation",
@@ -114,11 +116,24 @@ def register(app: Flask) -> None:
                        errors=error.errors or None, headers=headers)
 
     @app.errorhandler(OperationalError)
-    def _database_down(error: DBAPIError) -> Response:
-        # Logged without statement parameters (engines use hide_parameters=True).
-        log.warning("database unavailable: %s", type(error.orig).__name__)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(PoolTimeout)
+    def _database_down(error: Exception) -> Response:
+        # Only the class name: never statement text or parameters.
+        log.warning("database unavailable: %s", type(getattr(error, "orig", error)).__name__)
         return problem(503, "Service unavailable", "The database is not reachable just now.",
                        headers={"Retry-After": "5"})
+
+    @app.errorhandler(IntegrityError)
+    def _lost_race(_error: IntegrityError) -> Response:
+        # Services check uniqueness first; only a concurrent writer with the same value gets
+        # here, and the answer is the same as theirs: a conflict.
+        return problem(409, "Conflict", "Someone else just made the same change; reload and "
+                       "try again.")
+
+    @app.errorhandler(DataError)
+    def _unstorable(_error: DataError) -> Response:
+        return problem(422, "Invalid input", "A value could not be stored as given.")
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:

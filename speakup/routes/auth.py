@@ -9,6 +9,7 @@ from flask_jwt_extended import create_access_token, create_refresh_token, get_jw
 from flask_smorest import Blueprint
 
 from speakup.routes.common import (
+    JSON_BODY,
     actor_from_token,
     clock,
     current_user,
@@ -29,7 +30,7 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Sign in and
 @blp.arguments(LoginSchema)
 @blp.response(200, TokensSchema)
 @problems(blp, 401, descriptions={401: "Wrong e-mail or password (alike)"})
-@problems(blp, 400, 413, 415)
+@problems(blp, *JSON_BODY)
 def login(body: dict[str, Any]) -> dict[str, Any]:
     """Trade e-mail and password for an access and a refresh token (one session)."""
     # Check the password (slow, on purpose) before taking the write lock.

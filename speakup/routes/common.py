@@ -24,6 +24,8 @@ from speakup.settings import Settings
 F = TypeVar("F", bound=Callable[..., Any])
 BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# What any route with a JSON body can answer besides its own errors.
+JSON_BODY = (400, 411, 413, 415, 422)
 
 
 def db(*, write: bool | None = None) -> Session:
@@ -137,6 +139,7 @@ def problems(
         400: "Malformed JSON",
         401: "No token, or a bad, expired or revoked one",
         403: "The caller's role may not do this",
+        411: "Chunked body: send a Content-Length",
         404: "Unknown, or not visible to the caller",
         409: "Conflicts with the current state",
         413: "Body too large",

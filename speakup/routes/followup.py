@@ -8,7 +8,7 @@ from typing import Any
 from flask_jwt_extended import create_access_token
 from flask_smorest import Blueprint
 
-from speakup.routes.common import db, keys, problems, read_only, settings
+from speakup.routes.common import JSON_BODY, db, keys, problems, read_only, settings
 from speakup.schemas.reports import FollowupRequestSchema, FollowupTokenSchema
 from speakup.services import followup
 
@@ -21,7 +21,7 @@ blp = Blueprint("followup", __name__, url_prefix="/api/v1",
 @blp.arguments(FollowupRequestSchema)
 @blp.response(200, FollowupTokenSchema)
 @problems(blp, 401, descriptions={401: "The key opens no report (every wrong key fails alike)"})
-@problems(blp, 400, 413, 415, 422)
+@problems(blp, *JSON_BODY)
 def redeem(body: dict[str, Any]) -> dict[str, Any]:
     """Trade a receipt key for a follow-up token.
 

@@ -11,7 +11,15 @@ from typing import Any
 from flask_smorest import Blueprint
 
 from speakup.models import Category, Unit, User
-from speakup.routes.common import actor_from_token, clock, db, passwords, problems, requires
+from speakup.routes.common import (
+    JSON_BODY,
+    actor_from_token,
+    clock,
+    db,
+    passwords,
+    problems,
+    requires,
+)
 from speakup.schemas.common import PageArgsSchema
 from speakup.schemas.org import (
     CategoryCreateSchema,
@@ -35,9 +43,6 @@ from speakup.services.pages import Page
 
 blp = Blueprint("organisation", __name__, url_prefix="/api/v1",
                 description="Units, users, unit leaders and categories")
-
-BODY = (400, 413, 415, 422)
-
 
 def _is_admin() -> bool:
     """Whether an admin is asking, on routes that anyone may call.  A sent token is always
@@ -66,7 +71,7 @@ def list_units(args: dict[str, Any]) -> dict[str, Any]:
 @requires(blp, "admin")
 @blp.arguments(UnitCreateSchema)
 @blp.response(201, UnitSchema)
-@problems(blp, 409, *BODY)
+@problems(blp, 409, *JSON_BODY)
 def create_unit(body: dict[str, Any]) -> Unit:
     """Create a unit, at the top or under a parent."""
     return org.create_unit(db(), clock=clock(), **body)
@@ -84,7 +89,7 @@ def get_unit(unit_id: str) -> Unit:
 @requires(blp, "admin")
 @blp.arguments(UnitUpdateSchema)
 @blp.response(200, UnitSchema)
-@problems(blp, 404, 409, *BODY)
+@problems(blp, 404, 409, *JSON_BODY)
 def update_unit(body: dict[str, Any], unit_id: str) -> Unit:
     """Rename, move (no cycles), or deactivate with `active: false`."""
     return org.update_unit(db(), unit_id, **body)
@@ -103,7 +108,7 @@ def list_leaders(unit_id: str) -> list[User]:
 @requires(blp, "admin")
 @blp.arguments(LeaderAddSchema)
 @blp.response(201, UserSchema)
-@problems(blp, 404, 409, *BODY)
+@problems(blp, 404, 409, *JSON_BODY)
 def add_leader(body: dict[str, Any], unit_id: str) -> User:
     """Make a user with the leader role a leader of this unit."""
     return org.add_leader(db(), clock=clock(), unit_id=unit_id, user_id=body["user_id"])
@@ -134,7 +139,7 @@ def list_users(args: dict[str, Any]) -> dict[str, Any]:
 @requires(blp, "admin")
 @blp.arguments(UserCreateSchema)
 @blp.response(201, UserSchema)
-@problems(blp, 409, *BODY)
+@problems(blp, 409, *JSON_BODY)
 def create_user(body: dict[str, Any]) -> User:
     """Create a user with roles; the e-mail address must be new."""
     return org.create_user(db(), clock=clock(), passwords=passwords(), data=org.NewUser(**body))
@@ -153,7 +158,7 @@ def get_user(user_id: str) -> User:
 @requires(blp, "admin")
 @blp.arguments(UserUpdateSchema)
 @blp.response(200, UserSchema)
-@problems(blp, 404, 409, *BODY)
+@problems(blp, 404, 409, *JSON_BODY)
 def update_user(body: dict[str, Any], user_id: str) -> User:
     """Change a user; `active: false` deactivates and ends their sessions."""
     return org.update_user(db(), user_id, clock=clock(), passwords=passwords(), **body)
@@ -175,7 +180,7 @@ def list_categories(args: dict[str, Any]) -> dict[str, Any]:
 @requires(blp, "admin")
 @blp.arguments(CategoryCreateSchema)
 @blp.response(201, CategorySchema)
-@problems(blp, 409, *BODY)
+@problems(blp, 409, *JSON_BODY)
 def create_category(body: dict[str, Any]) -> Category:
     """Add a category."""
     return org.create_category(db(), **body)
@@ -193,7 +198,7 @@ def get_category(category_id: str) -> Category:
 @requires(blp, "admin")
 @blp.arguments(CategoryUpdateSchema)
 @blp.response(200, CategorySchema)
-@problems(blp, 404, *BODY)
+@problems(blp, 404, *JSON_BODY)
 def update_category(body: dict[str, Any], category_id: str) -> Category:
     """Relabel, reorder, or deactivate with `active: false`."""
     return org.update_category(db(), category_id, **body)

@@ -13,7 +13,15 @@ from flask import g
 from flask_smorest import Blueprint
 
 from speakup.models import User
-from speakup.routes.common import actor_from_token, clock, db, keys, problems, requires
+from speakup.routes.common import (
+    JSON_BODY,
+    actor_from_token,
+    clock,
+    db,
+    keys,
+    problems,
+    requires,
+)
 from speakup.schemas.reports import (
     IdempotencyHeaderSchema,
     ReportCreatedSchema,
@@ -33,7 +41,7 @@ blp = Blueprint("reports", __name__, url_prefix="/api/v1", description="Speaking
 @blp.response(201, ReportCreatedSchema)
 @blp.doc(security=[{}, {"bearerAuth": []}])
 @problems(blp, 401, descriptions={401: "A named report was sent with a bad or expired token"})
-@problems(blp, 400, 413, 415, 422)
+@problems(blp, *JSON_BODY)
 def submit(headers: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     """Speak up, named or anonymous.
 

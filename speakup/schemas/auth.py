@@ -1,9 +1,10 @@
 from marshmallow import Schema, fields, validate
 
 from speakup.models import ROLES
+from speakup.schemas.common import Input
 
 
-class LoginSchema(Schema):
+class LoginSchema(Input):
     email = fields.String(required=True, validate=validate.Length(min=1, max=254))
     password = fields.String(required=True, validate=validate.Length(min=1, max=1024),
                              load_only=True)

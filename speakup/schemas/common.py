@@ -5,12 +5,41 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from speakup.services.pages import DEFAULT_LIMIT, MAX_LIMIT
 from speakup.services.views import iso
 
 ID_LENGTH = validate.Length(min=1, max=64)
+
+
+def _storable(text: str) -> bool:
+    """Valid Unicode without NUL: what every database can store and every log can print."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, e.g. from "\ud800" in JSON
+        return False
+    return True
+
+
+class Input(Schema):
+    """Base of every request schema: text must be storable, whatever field it is in."""
+
+    @pre_load
+    def _refuse_unstorable_text(self, data: Any, **_kwargs: Any) -> Any:
+        if not hasattr(data, "items"):
+            return data  # not an object: marshmallow says so itself
+        bad = {
+            str(key): ["Contains characters that cannot be stored (NUL or broken Unicode)."]
+            for key, value in data.items()
+            if any(isinstance(v, str) and not _storable(v)
+                   for v in (value if isinstance(value, list) else [value]))
+        }
+        if bad:
+            raise ValidationError(bad)
+        return data
 
 
 class Timestamp(fields.DateTime):
@@ -23,7 +52,10 @@ class Timestamp(fields.DateTime):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
         result: datetime = super()._deserialize(value, attr, data, **kwargs)
-        return result.replace(tzinfo=UTC) if result.tzinfo is None else result.astimezone(UTC)
+        try:
+            return result.replace(tzinfo=UTC) if result.tzinfo is None else result.astimezone(UTC)
+        except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE) from None
 
 
 class ProblemSchema(Schema):
@@ -45,7 +77,7 @@ class PersonSchema(Schema):
     name = fields.String(required=True)
 
 
-class PageArgsSchema(Schema):
+class PageArgsSchema(Input):
     limit = fields.Integer(
         load_default=DEFAULT_LIMIT,
         validate=validate.Range(min=1, max=MAX_LIMIT),

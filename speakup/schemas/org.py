@@ -3,7 +3,7 @@
 from marshmallow import Schema, fields, validate
 
 from speakup.models import ROLES
-from speakup.schemas.common import ID_LENGTH, PageArgsSchema, page_of
+from speakup.schemas.common import ID_LENGTH, Input, PageArgsSchema, page_of
 
 NAME = validate.Length(min=1, max=200)
 CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$",
@@ -20,13 +20,13 @@ class UnitSchema(Schema):
     active = fields.Boolean(required=True)
 
 
-class UnitCreateSchema(Schema):
+class UnitCreateSchema(Input):
     name = fields.String(required=True, validate=NAME)
     code = fields.String(required=True, validate=CODE)
     parent_id = fields.String(load_default=None, allow_none=True, validate=ID_LENGTH)
 
 
-class UnitUpdateSchema(Schema):
+class UnitUpdateSchema(Input):
     name = fields.String(validate=NAME)
     code = fields.String(validate=CODE)
     parent_id = fields.String(allow_none=True, validate=ID_LENGTH)
@@ -48,7 +48,7 @@ class UserSchema(Schema):
     active = fields.Boolean(required=True)
 
 
-class UserCreateSchema(Schema):
+class UserCreateSchema(Input):
     email = fields.Email(required=True, validate=validate.Length(max=254))
     name = fields.String(required=True, validate=NAME)
     password = fields.String(required=True, validate=PASSWORD, load_only=True)
@@ -56,7 +56,7 @@ class UserCreateSchema(Schema):
     unit_id = fields.String(load_default=None, allow_none=True, validate=ID_LENGTH)
 
 
-class UserUpdateSchema(Schema):
+class UserUpdateSchema(Input):
     email = fields.Email(validate=validate.Length(max=254))
     name = fields.String(validate=NAME)
     password = fields.String(validate=PASSWORD, load_only=True)
@@ -65,7 +65,7 @@ class UserUpdateSchema(Schema):
     active = fields.Boolean()
 
 
-class LeaderAddSchema(Schema):
+class LeaderAddSchema(Input):
     user_id = fields.String(required=True, validate=ID_LENGTH)
 
 
@@ -76,7 +76,7 @@ class CategorySchema(Schema):
     position = fields.Integer(required=True)
 
 
-class CategoryCreateSchema(Schema):
+class CategoryCreateSchema(Input):
     id = fields.String(
         required=True,
         validate=validate.Regexp(r"^[a-z][a-z0-9_]{0,63}$",
@@ -86,13 +86,13 @@ class CategoryCreateSchema(Schema):
     position = fields.Integer(validate=validate.Range(min=0, max=10_000))
 
 
-class CategoryUpdateSchema(Schema):
+class CategoryUpdateSchema(Input):
     label = fields.String(validate=NAME)
     active = fields.Boolean()
     position = fields.Integer(validate=validate.Range(min=0, max=10_000))
 
 
-class CategoryListArgsSchema(Schema):
+class CategoryListArgsSchema(Input):
     include_inactive = fields.Boolean(
         load_default=False, metadata={"description": "Admins only: list inactive ones too."}
     )

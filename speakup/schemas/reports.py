@@ -2,14 +2,21 @@
 
 from marshmallow import Schema, fields, validate
 
-from speakup.schemas.common import ID_LENGTH, PageArgsSchema, PersonSchema, Timestamp, page_of
+from speakup.schemas.common import (
+    ID_LENGTH,
+    Input,
+    PageArgsSchema,
+    PersonSchema,
+    Timestamp,
+    page_of,
+)
 from speakup.services.intake import KINDS
 from speakup.services.reports import STATUSES
 
 OUTCOMES = ("actioned", "planned", "not_actioned", "referred", "duplicate")
 
 
-class ReportCreateSchema(Schema):
+class ReportCreateSchema(Input):
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
     category = fields.String(required=True, validate=validate.Length(min=1, max=64),
                              metadata={"description": "One of `GET /api/v1/categories`."})
@@ -34,7 +41,7 @@ class ReportCreateSchema(Schema):
     )
 
 
-class IdempotencyHeaderSchema(Schema):
+class IdempotencyHeaderSchema(Input):
     idempotency_key = fields.String(
         data_key="Idempotency-Key",
         validate=validate.Regexp(
@@ -133,7 +140,7 @@ class ReportListArgsSchema(PageArgsSchema):
 ReportPageSchema = page_of(ReportFieldsSchema, "ReportPage")
 
 
-class FollowupRequestSchema(Schema):
+class FollowupRequestSchema(Input):
     receipt_key = fields.String(required=True, validate=validate.Length(min=1, max=200))
 
 

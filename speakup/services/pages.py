@@ -8,7 +8,7 @@ import binascii
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, and_, or_
@@ -43,10 +43,14 @@ def decode_cursor(cursor: str, types: Sequence[type]) -> list[Any]:
             # bool is an int to Python but never a key value here
             if not isinstance(value, expected) or isinstance(value, bool):
                 raise ValueError
+            if isinstance(value, str) and ("\x00" in value or not value.isprintable()):
+                raise ValueError
             if isinstance(value, datetime) and value.utcoffset() is None:
                 raise ValueError
+            if isinstance(value, datetime):
+                value.astimezone(UTC)  # OverflowError near year 1 or 9999
         return values
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, KeyError, TypeError, OverflowError, binascii.Error, UnicodeError):
         raise Invalid.field("cursor", "Not a cursor this list handed out.") from None
 
 
