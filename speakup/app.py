@@ -38,7 +38,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app = Flask("speakup", instance_path=str(settings.instance_path))
     keys = Keys.from_secret(settings.secret_key)
     app.config.update(
-        SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         JWT_SECRET_KEY=keys.jwt,
         JWT_ALGORITHM="HS256",
@@ -149,7 +148,6 @@ def _jwt_callbacks(app: Flask) -> None:
     jwt.token_verification_failed_loader(_refuse(invalid))
     jwt.expired_token_loader(_refuse("The token has expired; refresh it or sign in again."))
     jwt.revoked_token_loader(_refuse("This session has ended; sign in again."))
-    jwt.needs_fresh_token_loader(_refuse("This needs a fresh sign-in."))
 
 
 def _refuse(detail: str) -> Callable[..., Response]:

@@ -8,9 +8,8 @@ from flask_jwt_extended import JWTManager
 from flask_smorest import Api as _Api
 from flask_smorest.utils import prepare_response
 
+from speakup.problems import PROBLEM, http_problem
 from speakup.schemas.common import ProblemSchema
-
-PROBLEM = "application/problem+json"
 
 
 class Api(_Api):  # type: ignore[misc]
@@ -19,8 +18,6 @@ class Api(_Api):  # type: ignore[misc]
     ERROR_SCHEMA = ProblemSchema
 
     def handle_http_exception(self, error: Any) -> Any:
-        from speakup.problems import http_problem
-
         return http_problem(error)
 
     def _register_responses(self) -> None:

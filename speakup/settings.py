@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 MIN_SECRET_BYTES = 32
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class ConfigError(RuntimeError):
@@ -36,13 +38,15 @@ class Settings:
     argon2_memory_kib: int = 64 * 1024
     argon2_parallelism: int = 1
 
+    def __post_init__(self) -> None:
+        if len(self.secret_key.encode()) < MIN_SECRET_BYTES:
+            raise ConfigError(f"the secret key must have at least {MIN_SECRET_BYTES} bytes")
+        if self.log_level not in LOG_LEVELS:
+            raise ConfigError(f"SPEAKUP_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+
     @property
     def is_production(self) -> bool:
         return self.env == "production"
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -78,23 +82,34 @@ class Settings:
             refresh_token_days=_int(env, "SPEAKUP_REFRESH_TOKEN_DAYS", 14, 1, 90),
             followup_token_minutes=_int(env, "SPEAKUP_FOLLOWUP_TOKEN_MINUTES", 15, 1, 24 * 60),
             max_body_bytes=_int(env, "SPEAKUP_MAX_BODY_BYTES", 64 * 1024, 1024, 1024 * 1024),
-            log_level=env.get("SPEAKUP_LOG_LEVEL", "INFO").upper(),
+            log_level=env.get("SPEAKUP_LOG_LEVEL", "INFO").strip().upper(),
         )
 
 
 def instance_secret(instance: Path) -> str:
-    """The secret kept in the instance folder, generated on first use (mode 0600)."""
+    """The secret kept in the instance folder, generated on first use (mode 0600).
+
+    The file appears whole or not at all (written aside, then linked into place), so a
+    process starting at the same moment never reads it half-written.
+    """
     path = instance / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
-    instance.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(48)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process won the race; use its secret
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(value + "\n")
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        fd, draft = tempfile.mkstemp(dir=instance, prefix=".secret_key.")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48) + "\n")
+            os.link(draft, path)  # fails if another process was first: use theirs
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(draft)
+    value = path.read_text().strip()
+    if len(value.encode()) < MIN_SECRET_BYTES:
+        raise ConfigError(
+            f"{path} is damaged (shorter than {MIN_SECRET_BYTES} bytes).  Restore it from a "
+            "backup: a new secret signs everyone out and voids every receipt key."
+        )
     return value
 
 

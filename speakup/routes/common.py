@@ -11,8 +11,8 @@ from flask_jwt_extended import get_jwt, verify_jwt_in_request
 from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
 
-from speakup.extensions import PROBLEM
 from speakup.models import User
+from speakup.problems import PROBLEM
 from speakup.schemas.common import ProblemSchema
 from speakup.services.actors import Actor
 from speakup.services.clock import Clock

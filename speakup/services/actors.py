@@ -20,5 +20,3 @@ class Actor:
     def sees_everything(self) -> bool:
         return self.has_role("safety_officer", "admin")
 
-
-NOBODY = Actor()

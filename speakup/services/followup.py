@@ -1,6 +1,6 @@
 """Anonymous follow-up: a receipt key is traded for access to that one report.
 
-Every failure (unknown key, malformed key, key of a deleted report) raises the same error with
+Every failure (an unknown key, a malformed one) raises the same error with
 the same message, after the same work: hash, then one indexed lookup.
 """
 

@@ -65,13 +65,13 @@ def assignees_of(session: Session, report_ids: Iterable[str]) -> dict[str, list[
 
 
 def summary(report: Report, *, staff_side: bool, assignees: list[User],
-            reporter: User | None, reason: str | None = None) -> dict[str, Any]:
+            reporter: User | None) -> dict[str, Any]:
     """A report as a list shows it: every field, plus routing and reporter for the staff side."""
     data = base_fields(report)
     if staff_side:
         data["routing"] = {
             "assignees": [person(u) for u in assignees],
-            "reason": report.routing_reason if reason is None else reason,
+            "reason": report.routing_reason,
         }
         if not report.anonymous and reporter is not None:
             data["reporter"] = person(reporter)

@@ -62,3 +62,26 @@ def test_production_with_explicit_settings_starts(tmp_path):
     })
     assert settings.is_production and settings.secret_key == STRONG
     assert not (tmp_path / "secret_key").exists()
+
+
+def test_a_damaged_instance_secret_stops_the_start(tmp_path):
+    (tmp_path / "secret_key").write_text("\n")
+    with pytest.raises(ConfigError, match="damaged"):
+        Settings.from_env({"SPEAKUP_INSTANCE_PATH": str(tmp_path)})
+
+
+def test_settings_built_in_code_are_checked_too(tmp_path):
+    with pytest.raises(ConfigError):
+        Settings(database_url="sqlite://", secret_key="short", instance_path=tmp_path)
+    with pytest.raises(ConfigError):
+        Settings(database_url="sqlite://", secret_key=STRONG, log_level="LOUD")
+
+
+def test_unknown_log_level_is_a_configuration_error(tmp_path):
+    with pytest.raises(ConfigError, match="SPEAKUP_LOG_LEVEL"):
+        Settings.from_env({"SPEAKUP_INSTANCE_PATH": str(tmp_path), "SPEAKUP_LOG_LEVEL": "loud"})
+
+
+def test_only_the_secret_file_is_left_in_the_instance_folder(tmp_path):
+    Settings.from_env({"SPEAKUP_INSTANCE_PATH": str(tmp_path)})
+    assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]
