@@ -149,7 +149,7 @@ def _create(
         ack_due_at=ack_due,
         close_due_at=close_due,
         reopen_count=0,
-        reporter_id=None if anonymous else reporter.id if reporter else None,
+        reporter_id=reporter.id if reporter else None,  # None when anonymous (see above)
         receipt_hash=receipt_hash,
         routing_reason=decision.reason,
     )
