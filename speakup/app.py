@@ -139,7 +139,7 @@ def _jwt_callbacks(app: Flask) -> None:
         sid = payload.get("sid")
         if sid is None:
             return payload.get("scope") != "followup"
-        return not session_is_live(db(), session_id=str(sid), clock=clock())
+        return not session_is_live(db(write=False), session_id=str(sid), clock=clock())
 
     # flask-jwt-extended would answer {"msg": ...}, and 422 for some bad tokens.
     invalid = "The bearer token is not valid here."

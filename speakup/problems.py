@@ -108,6 +108,12 @@ def _messages(value: Any) -> list[str]:
     return [str(value)]
 
 
+def _is_unique_violation(error: IntegrityError) -> bool:
+    if getattr(error.orig, "sqlstate", None) == "23505":  # PostgreSQL unique_violation
+        return True
+    return str(error.orig).startswith("UNIQUE constraint failed")  # SQLite
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     def _service_error(error: ServiceError) -> Response:
@@ -125,11 +131,19 @@ def register(app: Flask) -> None:
                        headers={"Retry-After": "5"})
 
     @app.errorhandler(IntegrityError)
-    def _lost_race(_error: IntegrityError) -> Response:
+    def _lost_race(error: IntegrityError) -> Response:
         # Services check uniqueness first; only a concurrent writer with the same value gets
-        # here, and the answer is the same as theirs: a conflict.
+        # here, and the answer is the same as theirs: a conflict.  Any other broken
+        # constraint is a bug, and says so.
+        if not _is_unique_violation(error):
+            log.error("integrity error: %s", type(error.orig).__name__)
+            return problem(500, "Internal server error", "Something went wrong on our side.")
         return problem(409, "Conflict", "Someone else just made the same change; reload and "
                        "try again.")
+
+    @app.errorhandler(RecursionError)
+    def _too_deep(_error: RecursionError) -> Response:
+        return problem(400, "Bad Request", "The request body is nested too deeply.")
 
     @app.errorhandler(DataError)
     def _unstorable(_error: DataError) -> Response:

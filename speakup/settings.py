@@ -95,15 +95,7 @@ def instance_secret(instance: Path) -> str:
     path = instance / "secret_key"
     if not path.exists():
         instance.mkdir(parents=True, exist_ok=True)
-        fd, draft = tempfile.mkstemp(dir=instance, prefix=".secret_key.")
-        try:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_urlsafe(48) + "\n")
-            os.link(draft, path)  # fails if another process was first: use theirs
-        except FileExistsError:
-            pass
-        finally:
-            os.unlink(draft)
+        _write_once(path, secrets.token_urlsafe(48) + "\n")
     value = path.read_text().strip()
     if len(value.encode()) < MIN_SECRET_BYTES:
         raise ConfigError(
@@ -111,6 +103,29 @@ def instance_secret(instance: Path) -> str:
             "backup: a new secret signs everyone out and voids every receipt key."
         )
     return value
+
+
+def _write_once(path: Path, text: str) -> None:
+    """Create ``path`` with ``text`` (mode 0600) unless it exists; never half-written where
+    the file system has hard links (written aside, then linked into place)."""
+    fd, draft = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(draft, path)
+    except FileExistsError:
+        pass  # another process was first: use theirs
+    except OSError:  # no hard links here (FAT, some network mounts): exclusive create
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+    finally:
+        os.unlink(draft)
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

@@ -14,6 +14,7 @@ from speakup.routes.common import (
     clock,
     current_user,
     db,
+    end_reads,
     passwords,
     problems,
     read_only,
@@ -37,14 +38,16 @@ def login(body: dict[str, Any]) -> dict[str, Any]:
     user = auth.authenticate(db(write=False), email=body["email"], password=body["password"],
                              passwords=passwords())
     rehashed = auth.fresher_hash(user, password=body["password"], passwords=passwords())
+    user_id, verified = user.id, user.password_hash
+    end_reads()
     cfg = settings()
-    row = auth.start_session(db(write=True), user_id=user.id, clock=clock(),
-                             lifetime=timedelta(days=cfg.refresh_token_days),
+    row = auth.start_session(db(write=True), user_id=user_id, verified_hash=verified,
+                             clock=clock(), lifetime=timedelta(days=cfg.refresh_token_days),
                              password_hash=rehashed)
     claims = {"sid": row.id}
     return {
-        "access_token": create_access_token(identity=user.id, additional_claims=claims),
-        "refresh_token": create_refresh_token(identity=user.id, additional_claims=claims),
+        "access_token": create_access_token(identity=user_id, additional_claims=claims),
+        "refresh_token": create_refresh_token(identity=user_id, additional_claims=claims),
         "token_type": "Bearer",
         "expires_in": cfg.access_token_minutes * 60,
     }

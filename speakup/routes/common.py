@@ -90,17 +90,32 @@ def actor_from_token(
         return Actor()
     if claims.get("scope") == "followup":
         return Actor(followup_report_id=str(claims["rid"]))
-    user = db().get(User, str(claims["sub"]))
+    user = db(write=False).get(User, str(claims["sub"]))
     if user is None or not user.active:
         raise Unauthorized("This account is no longer active.")
-    return Actor(user_id=user.id, name=user.name, roles=frozenset(user.roles))
+    actor = Actor(user_id=user.id, name=user.name, roles=frozenset(user.roles))
+    end_reads()
+    return actor
+
+
+def end_reads() -> None:
+    """End the read transaction of a writing request before it writes.
+
+    Who is asking is looked up in a read session, so that a writing request takes the write
+    lock only for its own work; that read transaction must not stay open beside the write
+    (SQLite without WAL would wait on its own lock; PostgreSQL would idle in a transaction).
+    """
+    if request.method in WRITE_METHODS and not g.get("read_only", False):
+        session: Session | None = g.get("db_read")
+        if session is not None:
+            session.rollback()
 
 
 def current_user() -> User:
     actor: Actor = g.actor
     if actor.user_id is None:
         raise Forbidden("This needs a signed-in user.")
-    user = db().get(User, actor.user_id)
+    user = db(write=False).get(User, actor.user_id)
     assert user is not None  # noqa: S101 - loaded a moment ago by actor_from_token
     return user
 

@@ -45,8 +45,10 @@ blp = Blueprint("reports", __name__, url_prefix="/api/v1", description="Speaking
 def submit(headers: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     """Speak up, named or anonymous.
 
-    Without a token the report is anonymous.  An anonymous report's response carries a
-    `receipt_key`, shown this once, to follow up with.
+    Without a token the report is anonymous (a follow-up token carries no identity, so a
+    report sent with one is anonymous too).  An anonymous report's response carries a
+    `receipt_key` to follow up with, shown only here (and to a retry with the same
+    Idempotency-Key).
     """
     data = intake.NewReport(**body)
     reporter = None if data.anonymous else _named_reporter()

@@ -35,17 +35,24 @@ def fresher_hash(user: User, *, password: str, passwords: Passwords) -> str | No
 
 
 def start_session(
-    session: Session, *, user_id: str, clock: Clock, lifetime: timedelta,
+    session: Session, *, user_id: str, verified_hash: str, clock: Clock, lifetime: timedelta,
     password_hash: str | None = None,
 ) -> AuthSession:
-    """A new session for the user, storing a fresher password hash if given; committed."""
+    """A new session for the user whose password was verified against ``verified_hash``;
+    committed, with a fresher ``password_hash`` if given.
+
+    The password was checked outside this transaction (hashing is slow), so the account is
+    read again here: if it was deactivated or its password changed meanwhile, the sign-in
+    fails like any other, and a new password is never overwritten by a rehash of the old.
+    """
+    user = session.get(User, user_id)
+    if user is None or not user.active or user.password_hash != verified_hash:
+        raise Unauthorized(LOGIN_FAILED)
     now = clock.now()
     row = AuthSession(user_id=user_id, created_at=now, expires_at=now + lifetime)
     session.add(row)
     if password_hash is not None:
-        user = session.get(User, user_id)
-        if user is not None:
-            user.password_hash = password_hash
+        user.password_hash = password_hash
     session.commit()
     return row
 

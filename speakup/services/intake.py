@@ -4,7 +4,7 @@ For an anonymous report nothing about the request or the person is stored: no us
 token id, no address, no user agent.  The reporter gets a receipt key once; only its keyed
 hash is kept.  An ``Idempotency-Key`` makes retries safe: the same key and body return the
 first response and create nothing; the same key with another body is refused.  Keys are
-forgotten after :data:`IDEMPOTENCY_TTL`.
+forgotten after :data:`IDEMPOTENCY_TTL` (deleted as later keyed submissions arrive).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -168,6 +169,9 @@ def _create(
     ])
     view = views.jsonable({**views.base_fields(report), "messages": []})
     if key_hash is not None and fingerprint is not None:
+        # Forget expired keys (and their link to a report) as new ones arrive.
+        session.execute(delete(IdempotencyRecord).where(
+            IdempotencyRecord.created_at <= now - IDEMPOTENCY_TTL))
         session.add(IdempotencyRecord(
             key_hash=key_hash, fingerprint=fingerprint, report_id=report.id,
             response=view, created_at=now,

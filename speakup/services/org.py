@@ -76,8 +76,9 @@ def update_unit(session: Session, unit_id: str, **changes: Any) -> Unit:
         parent = _existing_unit(session, changes["parent_id"], "parent_id")
         if unit.id in {u.id for u in ancestors(session, parent)}:
             raise Invalid.field("parent_id", "That parent would put the unit inside itself.")
-    if changes.get("active") is True and not unit.active and unit.parent_id is not None:
-        above = session.get(Unit, changes.get("parent_id") or unit.parent_id)
+    parent_id = changes["parent_id"] if "parent_id" in changes else unit.parent_id
+    if changes.get("active") is True and not unit.active and parent_id is not None:
+        above = session.get(Unit, parent_id)
         if above is None or not above.active:
             raise Conflict("Reactivate the unit above this one first.")
     if changes.get("active") is False and unit.active:

@@ -1,7 +1,8 @@
 """Routing at creation: the leaders of the report's unit, else of the nearest unit above that
 has leaders, else the safety officers; the decision is recorded with a reason people can read.
-``involves_leader`` passes over the first leaders up the tree (the reporter's own).  A report
-never goes to its own reporter."""
+``involves_leader`` passes over the first leaders up the tree from the report's unit (those
+the concern is about) -- the unit's own, or, for a unit without leaders, the nearest above.
+A report never goes to its own reporter."""
 
 from __future__ import annotations
 
@@ -25,8 +26,8 @@ def route(
 ) -> Decision:
     """Who a new report in ``unit`` goes to, and why (reads only).
 
-    With ``involves_leader`` the first leaders up the tree -- the reporter's own leaders, even
-    when the report's unit has none of its own -- are passed over for the next ones up.
+    With ``involves_leader`` the first leaders up the tree from the unit -- its own, or for a
+    unit without leaders the nearest above -- are passed over for the next ones up.
     """
     skipped: Unit | None = None
     for level in ancestors(session, unit):

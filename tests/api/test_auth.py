@@ -531,9 +531,10 @@ def test_login_upgrades_a_hash_made_with_outdated_parameters(
     assert passwords.verify(upgraded, PASSWORD)
 
 
-def test_password_checks_never_hold_the_sqlite_write_lock(app, client, hospital, monkeypatch):
-    """argon2 is slow on purpose; if it ran inside a writing transaction, every other writer
-    (an anonymous report included) would queue behind each login attempt."""
+@pytest.fixture()
+def lock_probe(app, monkeypatch) -> list[bool]:
+    """Records, each time a password is hashed or verified, whether another connection could
+    take SQLite's write lock at that moment."""
     import sqlite3
 
     database = app.extensions["speakup.db"]
@@ -541,10 +542,9 @@ def test_password_checks_never_hold_the_sqlite_write_lock(app, client, hospital,
         pytest.skip("SQLite's write lock")
     path = database.engine.url.database
     passwords = app.extensions["speakup.passwords"]
-    original = passwords.verify
     writable: list[bool] = []
 
-    def verify_and_probe(stored, password):
+    def probe() -> None:
         other = sqlite3.connect(path, timeout=0, isolation_level=None)
         try:
             other.execute("BEGIN IMMEDIATE")
@@ -554,12 +554,57 @@ def test_password_checks_never_hold_the_sqlite_write_lock(app, client, hospital,
             writable.append(False)
         finally:
             other.close()
-        return original(stored, password)
 
-    monkeypatch.setattr(passwords, "verify", verify_and_probe)
+    for name in ("verify", "hash"):
+        original = getattr(passwords, name)
+
+        def probed(*args, _original=original):
+            probe()
+            return _original(*args)
+
+        monkeypatch.setattr(passwords, name, probed)
+    return writable
+
+
+def test_password_work_never_holds_the_sqlite_write_lock(
+    client, hospital, login: Login, lock_probe
+):
+    """argon2 is slow on purpose; if it ran inside a writing transaction, every other writer
+    (an anonymous report included) would queue behind each login attempt or password change."""
     good = client.post("/api/v1/auth/login",
                        json={"email": hospital.emails["nurse"], "password": PASSWORD})
     bad = client.post("/api/v1/auth/login",
                       json={"email": hospital.emails["nurse"], "password": "wrong one"})
     assert good.status_code == 200 and bad.status_code == 401
-    assert writable == [True, True]
+    admin = login("admin")
+    created = client.post("/api/v1/users", headers=admin, json={
+        "email": "new@example.org", "name": "New", "password": "long enough pw",
+        "roles": ["staff"]})
+    changed = client.patch(f"/api/v1/users/{hospital.nurse}", headers=admin,
+                           json={"password": "another long one"})
+    assert created.status_code == 201 and changed.status_code == 200
+    assert lock_probe and all(lock_probe), lock_probe
+
+
+def test_a_password_changed_during_sign_in_wins(app, client, hospital, monkeypatch):
+    """The password is checked outside the write transaction; an admin's reset landing in
+    between must not be undone, nor the old password let in."""
+    from speakup.services import org
+
+    passwords = app.extensions["speakup.passwords"]
+    original = passwords.verify
+
+    def verify_then_reset(stored, password):
+        result = original(stored, password)
+        with app.extensions["speakup.db"].session() as other:
+            org.update_user(other, hospital.nurse, clock=app.extensions["speakup.clock"],
+                            passwords=passwords, password="reset by admin")
+        return result
+
+    monkeypatch.setattr(passwords, "verify", verify_then_reset)
+    response = client.post("/api/v1/auth/login",
+                           json={"email": hospital.emails["nurse"], "password": PASSWORD})
+    assert_problem(response, 401)
+    monkeypatch.setattr(passwords, "verify", original)
+    assert client.post("/api/v1/auth/login", json={
+        "email": hospital.emails["nurse"], "password": "reset by admin"}).status_code == 200

@@ -88,3 +88,23 @@ def test_a_lost_race_for_a_unique_value_is_409_not_500(
                            headers=login("admin"))
     body = assert_problem(response, 409)
     assert "W7" not in body["detail"] and "UNIQUE" not in body["detail"].upper()
+
+
+@pytest.mark.parametrize("path", ["/api/v1/reports", "/api/v1/followup", "/api/v1/auth/login"])
+def test_deeply_nested_json_is_400(client, hospital: Org, path):
+    body = "[" * 5000 + "]" * 5000
+    response = client.post(path, data=body, headers={"Content-Type": "application/json"})
+    assert_problem(response, 400)
+
+
+def test_other_broken_constraints_are_not_passed_off_as_conflicts(
+    client, hospital: Org, login: Login, monkeypatch
+):
+    # A bug that let a missing parent through would break a foreign key: that is ours to
+    # fix, not the client's to retry.
+    monkeypatch.setattr(org, "_existing_unit", lambda session, unit_id, field: None)
+    response = client.post("/api/v1/units", json={"name": "Orphan", "code": "ORPH",
+                                                  "parent_id": "nosuchunit"},
+                           headers=login("admin"))
+    body = assert_problem(response, 500)
+    assert "FOREIGN" not in body["detail"].upper()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 
@@ -115,3 +117,14 @@ def test_idempotency_keys_are_forgotten_after_a_day(session, clock, keys, hospit
     assert not later.replayed and later.report_id != first.report_id
     assert later.receipt_key != first.receipt_key or later.receipt_key is None
     assert session.scalar(select(func.count()).select_from(Report)) == 2
+
+
+def test_expired_keys_are_deleted_as_new_keyed_submissions_arrive(
+    session, clock, keys, hospital: Org
+):
+    intake.submit(session, clock=clock, keys=keys, reporter=None, data=new(hospital),
+                  idempotency_key=KEY)
+    clock.advance(intake.IDEMPOTENCY_TTL + timedelta(hours=1))
+    intake.submit(session, clock=clock, keys=keys, reporter=None, data=new(hospital),
+                  idempotency_key=KEY[::-1])
+    assert session.scalar(select(func.count()).select_from(IdempotencyRecord)) == 1

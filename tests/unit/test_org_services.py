@@ -37,7 +37,8 @@ def live_sessions(session: Session, clock: SettableClock, user_id: str) -> list[
 def start(session: Session, clock: SettableClock, user_id: str) -> str:
     user = session.get(User, user_id)
     assert user is not None
-    return auth.start_session(session, user_id=user.id, clock=clock,
+    return auth.start_session(session, user_id=user.id, verified_hash=user.password_hash,
+                              clock=clock,
                               lifetime=timedelta(days=1)).id
 
 
@@ -580,3 +581,10 @@ def test_a_unit_cannot_come_back_under_a_deactivated_parent(session, hospital: O
     session.rollback()
     org.update_unit(session, hospital.medicine, active=True)
     assert org.update_unit(session, hospital.ward, active=True).active is True
+
+
+def test_a_unit_can_come_back_at_the_top_even_if_its_old_parent_is_gone(session, hospital: Org):
+    org.update_unit(session, hospital.ward, active=False)
+    org.update_unit(session, hospital.medicine, active=False)
+    unit = org.update_unit(session, hospital.ward, active=True, parent_id=None)
+    assert unit.active is True and unit.parent_id is None

@@ -85,3 +85,14 @@ def test_unknown_log_level_is_a_configuration_error(tmp_path):
 def test_only_the_secret_file_is_left_in_the_instance_folder(tmp_path):
     Settings.from_env({"SPEAKUP_INSTANCE_PATH": str(tmp_path)})
     assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]
+
+
+def test_the_secret_is_created_without_hard_links_too(tmp_path, monkeypatch):
+    def no_links(*_args):
+        raise PermissionError("no hard links on this file system")
+
+    monkeypatch.setattr(os, "link", no_links)
+    first = Settings.from_env({"SPEAKUP_INSTANCE_PATH": str(tmp_path)})
+    assert Settings.from_env({"SPEAKUP_INSTANCE_PATH": str(tmp_path)}).secret_key == \
+        first.secret_key
+    assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]
