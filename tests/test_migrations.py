@@ -14,7 +14,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy import Engine, create_engine, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from speakup import migrate
@@ -41,27 +41,26 @@ def scratch_url(tmp_path) -> Iterator[str]:
         admin.dispose()
 
 
-def test_upgrade_head_yields_the_models_schema(scratch_url: str):
+@pytest.fixture()
+def upgraded(scratch_url: str) -> Iterator[Engine]:
+    """An engine on the scratch database after `upgrade head`."""
     migrate.upgrade(scratch_url)
     engine = make_engine(scratch_url)
-    try:
-        with engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
-            diff = compare_metadata(context, Base.metadata)
-        assert diff == [], f"autogenerate would change: {diff}"
-    finally:
-        engine.dispose()
+    yield engine
+    engine.dispose()
 
 
-def test_default_categories_exist_after_upgrade(scratch_url: str):
-    migrate.upgrade(scratch_url)
-    engine = make_engine(scratch_url)
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(select(Category.id).order_by(Category.position)).all()
-        assert [r.id for r in rows] == [key for key, _ in DEFAULT_CATEGORIES]
-    finally:
-        engine.dispose()
+def test_upgrade_head_yields_the_models_schema(upgraded: Engine):
+    with upgraded.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        diff = compare_metadata(context, Base.metadata)
+    assert diff == [], f"autogenerate would change: {diff}"
+
+
+def test_default_categories_exist_after_upgrade(upgraded: Engine):
+    with upgraded.connect() as connection:
+        rows = connection.execute(select(Category.id).order_by(Category.position)).all()
+    assert [r.id for r in rows] == [key for key, _ in DEFAULT_CATEGORIES]
 
 
 def test_every_revision_goes_down_and_up_again(scratch_url: str):
