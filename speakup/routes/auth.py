@@ -17,7 +17,6 @@ from speakup.routes.common import (
     end_reads,
     passwords,
     problems,
-    read_only,
     requires,
     settings,
 )
@@ -54,7 +53,6 @@ def login(body: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/auth/refresh", methods=["POST"])
-@read_only
 @blp.response(200, AccessTokenSchema)
 @blp.doc(security=[{"bearerAuth": []}],
          description="Send the **refresh** token as the Bearer token.")

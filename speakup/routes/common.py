@@ -36,24 +36,13 @@ def db(*, write: bool | None = None) -> Session:
     read, or that must do slow work first (password hashing), ask for ``write=False``.
     """
     if write is None:
-        write = request.method in WRITE_METHODS and not g.get("read_only", False)
+        write = request.method in WRITE_METHODS
     name = "db_write" if write else "db_read"
     session: Session | None = g.get(name)
     if session is None:
         session = current_app.extensions["speakup.db"].session(write=write)
         setattr(g, name, session)
     return session
-
-
-def read_only(fn: F) -> F:
-    """Mark a POST route that writes nothing, so its session never takes the write lock."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        g.read_only = True
-        return fn(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def clock() -> Clock:
@@ -105,7 +94,7 @@ def end_reads() -> None:
     lock only for its own work; that read transaction must not stay open beside the write
     (SQLite without WAL would wait on its own lock; PostgreSQL would idle in a transaction).
     """
-    if request.method in WRITE_METHODS and not g.get("read_only", False):
+    if request.method in WRITE_METHODS:
         session: Session | None = g.get("db_read")
         if session is not None:
             session.rollback()

@@ -8,7 +8,7 @@ from typing import Any
 from flask_jwt_extended import create_access_token
 from flask_smorest import Blueprint
 
-from speakup.routes.common import JSON_BODY, db, keys, problems, read_only, settings
+from speakup.routes.common import JSON_BODY, db, keys, problems, settings
 from speakup.schemas.reports import FollowupRequestSchema, FollowupTokenSchema
 from speakup.services import followup
 
@@ -17,7 +17,6 @@ blp = Blueprint("followup", __name__, url_prefix="/api/v1",
 
 
 @blp.route("/followup", methods=["POST"])
-@read_only
 @blp.arguments(FollowupRequestSchema)
 @blp.response(200, FollowupTokenSchema)
 @problems(blp, 401, descriptions={401: "The key opens no report (every wrong key fails alike)"})
@@ -27,7 +26,8 @@ def redeem(body: dict[str, Any]) -> dict[str, Any]:
 
     The short-lived token can read (and later act on) only that one report, as its
     reporter.  It carries no identity."""
-    report_id = followup.redeem(db(), keys=keys(), receipt_key=body["receipt_key"])
+    # Reads only: a follow-up never waits for (or holds) the write lock.
+    report_id = followup.redeem(db(write=False), keys=keys(), receipt_key=body["receipt_key"])
     minutes = settings().followup_token_minutes
     token = create_access_token(
         identity="anonymous-reporter",

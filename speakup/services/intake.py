@@ -187,9 +187,7 @@ def _replay(
     if record is None:
         return None
     if record.created_at <= now - IDEMPOTENCY_TTL:
-        session.delete(record)  # expired: the key is free again, in this transaction
-        session.flush()
-        return None
+        return None  # expired: _create deletes it with the other expired keys
     if record.fingerprint != fingerprint:
         raise Invalid(
             "This Idempotency-Key was used before with a different request body.",

@@ -45,9 +45,9 @@ def decode_cursor(cursor: str, types: Sequence[type]) -> list[Any]:
                 raise ValueError
             if isinstance(value, str) and ("\x00" in value or not value.isprintable()):
                 raise ValueError
-            if isinstance(value, datetime) and value.utcoffset() is None:
-                raise ValueError
             if isinstance(value, datetime):
+                if value.utcoffset() is None:
+                    raise ValueError
                 value.astimezone(UTC)  # OverflowError near year 1 or 9999
         return values
     except (ValueError, KeyError, TypeError, OverflowError, binascii.Error, UnicodeError):

@@ -608,3 +608,33 @@ def test_a_password_changed_during_sign_in_wins(app, client, hospital, monkeypat
     monkeypatch.setattr(passwords, "verify", original)
     assert client.post("/api/v1/auth/login", json={
         "email": hospital.emails["nurse"], "password": "reset by admin"}).status_code == 200
+
+
+def test_refresh_and_follow_up_work_while_another_writer_holds_the_lock(
+    app, client, hospital, monkeypatch
+):
+    """Neither writes anything, so neither may queue for SQLite's write lock."""
+    import sqlite3
+
+    from speakup import db as db_module
+
+    database = app.extensions["speakup.db"]
+    if not database.is_sqlite:
+        pytest.skip("SQLite's write lock")
+    report = client.post("/api/v1/reports", json={
+        "kind": "gap", "category": "other", "unit_id": hospital.ward,
+        "description": "Hand-over gap."}).json
+    tokens = sign_in(client, hospital.emails["nurse"])
+    monkeypatch.setattr(db_module, "SQLITE_BUSY_TIMEOUT_MS", 0)
+    database.dispose()  # new connections, without a busy timeout: waiting would fail at once
+    holder = sqlite3.connect(database.engine.url.database, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        refreshed = client.post(REFRESH, headers=bearer(tokens["refresh_token"]))
+        followed = client.post("/api/v1/followup", json={"receipt_key": report["receipt_key"]})
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        database.dispose()
+    assert refreshed.status_code == 200, refreshed.json
+    assert followed.status_code == 200, followed.json
