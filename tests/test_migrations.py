@@ -78,3 +78,61 @@ def test_every_revision_goes_down_and_up_again(scratch_url: str):
         assert tables == set(), f"left behind after downgrade to base: {tables}"
     finally:
         engine.dispose()
+
+
+def test_stateless_sessions_migration_keeps_users_and_forgets_sign_in_times(scratch_url: str):
+    """0002 drops the table of sign-in times; users already there get epoch 0 (their old
+    sessions end: those tokens carry no epoch), and going back down keeps them too."""
+    engine = make_engine(scratch_url)
+    try:
+        migrate.upgrade(scratch_url, "0001")
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO users (id, email, name, password_hash, active, created_at) "
+                "VALUES ('u1', 'a@example.org', 'A', 'h', true, '2026-03-02 09:00:00+00:00')"))
+            connection.execute(text(
+                "INSERT INTO auth_sessions (id, user_id, created_at, expires_at) VALUES "
+                "('s1', 'u1', '2026-03-02 09:00:00+00:00', '2026-03-16 09:00:00+00:00')"))
+
+        migrate.upgrade(scratch_url)
+        tables = set(inspect(engine).get_table_names())
+        assert "auth_sessions" not in tables and "revoked_tokens" in tables
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT session_epoch FROM users")).all() == [(0,)]
+
+        migrate.downgrade(scratch_url, "0001")
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT id FROM users")).all() == [("u1",)]
+        assert "session_epoch" not in {c["name"] for c in inspect(engine).get_columns("users")}
+    finally:
+        engine.dispose()
+
+
+def test_stateless_sessions_migration_drops_idempotency_records_of_anonymous_reports(
+        scratch_url: str):
+    """Under 0001 such a record and the secret yielded the report's receipt key."""
+    engine = make_engine(scratch_url)
+    when = {"when": "2026-03-02 09:00:00+00:00"}
+    try:
+        migrate.upgrade(scratch_url, "0001")
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO units (id, name, code, active, created_at) "
+                "VALUES ('w', 'Ward', 'W', true, :when)"), when)
+            for report_id, anonymous in (("anon", True), ("named", False)):
+                row = {**when, "id": report_id, "anonymous": anonymous}
+                connection.execute(text(
+                    "INSERT INTO reports (id, reference, kind, category, unit_id, description, "
+                    "immediate_risk, anonymous, involves_leader, wants_involvement, status, "
+                    "created_at, ack_due_at, close_due_at, reopen_count, routing_reason) "
+                    "VALUES (:id, :id, 'concern', 'other', 'w', 'd', false, :anonymous, "
+                    "false, false, 'submitted', :when, :when, :when, 0, 'r')"), row)
+                connection.execute(text(
+                    "INSERT INTO idempotency_records (key_hash, fingerprint, report_id, "
+                    "response, created_at) VALUES (:id, 'f', :id, '{}', :when)"), row)
+        migrate.upgrade(scratch_url)
+        with engine.connect() as connection:
+            kept = connection.execute(text("SELECT report_id FROM idempotency_records")).all()
+        assert kept == [("named",)]
+    finally:
+        engine.dispose()

@@ -1,6 +1,14 @@
 """Typed tables.  No business logic and no Flask here: services own the behaviour."""
 
-from speakup.models.org import ROLES, AuthSession, Category, Unit, UnitLeader, User, UserRole
+from speakup.models.org import (
+    ROLES,
+    Category,
+    RevokedToken,
+    Unit,
+    UnitLeader,
+    User,
+    UserRole,
+)
 from speakup.models.report import (
     IdempotencyRecord,
     Message,
@@ -12,7 +20,6 @@ from speakup.models.report import (
 
 __all__ = [
     "ROLES",
-    "AuthSession",
     "Category",
     "IdempotencyRecord",
     "Message",
@@ -20,6 +27,7 @@ __all__ = [
     "Report",
     "ReportAssignee",
     "ReportEvent",
+    "RevokedToken",
     "Unit",
     "UnitLeader",
     "User",

@@ -1,4 +1,5 @@
-"""The organisation: units (a tree), users and their roles, unit leaders, categories, sessions."""
+"""The organisation: units (a tree), users and their roles, unit leaders, categories, and the
+deny list of ended sessions."""
 
 from __future__ import annotations
 
@@ -36,6 +37,8 @@ class User(Base):
     unit_id: Mapped[str | None] = mapped_column(ForeignKey("units.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
+    # Carried by every token of the user's sessions; raising it ends all of them at once.
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
 
     role_rows: Mapped[list[UserRole]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="UserRole.role"
@@ -73,12 +76,13 @@ class Category(Base):
     position: Mapped[int] = mapped_column(default=0)
 
 
-class AuthSession(Base):
-    """Tokens issued together; revoking the session stops all of them, on every worker."""
+class RevokedToken(Base):
+    """The deny list: ids of ended sessions (``sid``) and of spent refresh tokens (``jti``).
 
-    __tablename__ = "auth_sessions"
-    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
-    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
-    created_at: Mapped[datetime]
-    expires_at: Mapped[datetime]
-    revoked_at: Mapped[datetime | None]
+    Nothing else is kept: no user, and no time but when the row may go, rounded up to the
+    hour, so the list says neither whose token it was nor when anybody signed in.
+    """
+
+    __tablename__ = "revoked_tokens"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -1,19 +1,36 @@
-"""Sign-in and sessions.  Tokens issued together belong to one session row; revoking the row
-stops every token of the session on every worker, because each request checks it."""
+"""Sign-in and sessions, kept without storing when anybody signed in.
+
+A session is stateless: its tokens carry a random session id and the user's session epoch.
+Signing in writes nothing (unless the password hash is upgraded).  Ending one session puts
+its id on the deny list; ending all of a user's sessions (new password, deactivation) raises
+the user's epoch, which every older token still carries.  The deny list holds token ids and
+an expiry rounded up to the hour, nothing else: no user id, no time of sign-in or use.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from speakup.models import AuthSession, User
-from speakup.services.clock import Clock
+from speakup.models import RevokedToken, User
+from speakup.models.ids import new_id
 from speakup.services.errors import Unauthorized
 from speakup.services.passwords import Passwords
 
 LOGIN_FAILED = "The e-mail address or the password is not correct."
+SESSION_ENDED = "This session has ended; sign in again."
+REFRESH_REUSED = ("This refresh token was used before, so the session has ended for safety; "
+                  "sign in again.")
+
+# An INSERT that leaves an existing row alone, in each dialect speakup runs on.
+_INSERTS: dict[str, Callable[..., Any]] = {
+    "postgresql": postgresql.insert, "sqlite": sqlite.insert,
+}
 
 
 def authenticate(session: Session, *, email: str, password: str, passwords: Passwords) -> User:
@@ -34,50 +51,99 @@ def fresher_hash(user: User, *, password: str, passwords: Passwords) -> str | No
     return None
 
 
-def start_session(
-    session: Session, *, user_id: str, verified_hash: str, clock: Clock, lifetime: timedelta,
-    password_hash: str | None = None,
-) -> AuthSession:
-    """A new session for the user whose password was verified against ``verified_hash``;
-    committed, with a fresher ``password_hash`` if given.
+def confirm_sign_in(
+    session: Session, *, user_id: str, verified_hash: str, password_hash: str | None = None
+) -> int:
+    """The session epoch for new tokens of the user whose password was verified against
+    ``verified_hash``; stores the fresher ``password_hash`` if given (and then commits).
 
     The password was checked outside this transaction (hashing is slow), so the account is
     read again here: if it was deactivated or its password changed meanwhile, the sign-in
-    fails like any other, and a new password is never overwritten by a rehash of the old.
+    fails like any other.  The rehash is one conditional UPDATE, so a new password is never
+    overwritten by a rehash of the old one, whatever runs concurrently.  Without a rehash
+    nothing is written: a sign-in leaves no trace in the database.
     """
-    user = session.get(User, user_id)
-    if user is None or not user.active or user.password_hash != verified_hash:
-        raise Unauthorized(LOGIN_FAILED)
-    now = clock.now()
-    row = AuthSession(user_id=user_id, created_at=now, expires_at=now + lifetime)
-    session.add(row)
+    current = (User.id == user_id, User.active.is_(True), User.password_hash == verified_hash)
+    epoch: int | None
     if password_hash is not None:
-        user.password_hash = password_hash
-    session.commit()
-    return row
-
-
-def session_is_live(session: Session, *, session_id: str, clock: Clock) -> bool:
-    row = session.get(AuthSession, session_id)
-    return row is not None and row.revoked_at is None and row.expires_at > clock.now()
-
-
-def end_session(session: Session, *, session_id: str, clock: Clock) -> None:
-    """Revoke a session (idempotent; committed)."""
-    row = session.get(AuthSession, session_id)
-    if row is not None and row.revoked_at is None:
-        row.revoked_at = clock.now()
+        epoch = session.scalar(
+            update(User).where(*current).values(password_hash=password_hash)
+            .returning(User.session_epoch)
+        )
         session.commit()
+    else:
+        epoch = session.scalar(select(User.session_epoch).where(*current))
+    if epoch is None:
+        raise Unauthorized(LOGIN_FAILED)
+    return epoch
 
 
-def end_all_sessions(session: Session, *, user_id: str, now: datetime) -> None:
-    """Revoke every live session of a user (not committed: part of the caller's change)."""
-    rows = session.scalars(
-        select(AuthSession).where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
-    )
-    for row in rows:
-        row.revoked_at = now
+def new_session_id() -> str:
+    """A random id for a new session (or follow-up token); stored only if it is ended."""
+    return new_id()
+
+
+def session_is_ended(session: Session, *, session_id: str) -> bool:
+    """Whether the session was ended (one primary-key lookup)."""
+    return session.get(RevokedToken, session_id) is not None
+
+
+def end_session(session: Session, *, session_id: str, until: datetime) -> None:
+    """End the session: its tokens are refused from now on, on every worker.  ``until`` is
+    when its last token expires; the row is kept until then, rounded up to the hour.
+    Idempotent; committed."""
+    _deny(session, session_id, until)
+    session.commit()
+
+
+def spend_refresh_token(
+    session: Session, *, token_id: str, session_id: str, until: datetime
+) -> None:
+    """Mark the refresh token ``token_id`` as used, so that it works exactly once; committed.
+
+    A token that was spent already is being replayed (stolen, or sent twice): the whole
+    session ends and :class:`Unauthorized` is raised.  The primary key decides between
+    concurrent uses of the same token: exactly one of them succeeds.
+    """
+    if not _deny(session, token_id, until):
+        _deny(session, session_id, until)
+        session.commit()
+        raise Unauthorized(REFRESH_REUSED)
+    session.commit()
+
+
+def end_all_sessions(user: User) -> None:
+    """End every session of the user, on every worker: their tokens carry the old epoch.
+    Not committed: part of the caller's change."""
+    user.session_epoch = User.session_epoch + 1  # type: ignore[assignment]
+
+
+def purge_revoked(session: Session, *, now: datetime) -> int:
+    """Delete the deny-list rows whose tokens have all expired; how many.  Not committed."""
+    result = cast(CursorResult[Any], session.execute(
+        delete(RevokedToken).where(RevokedToken.expires_at <= now),
+        execution_options={"synchronize_session": False},
+    ))
+    return result.rowcount
+
+
+def next_whole_hour(moment: datetime) -> datetime:
+    """``moment`` rounded up to the hour (unchanged if it is on the hour)."""
+    floor = moment.replace(minute=0, second=0, microsecond=0)
+    return floor if floor == moment else floor + timedelta(hours=1)
 
 
 def normalise_email(email: str) -> str:
     return email.strip().lower()
+
+
+def _deny(session: Session, token_id: str, until: datetime) -> bool:
+    """Put ``token_id`` on the deny list; False if it was there already."""
+    insert = _INSERTS[session.get_bind().dialect.name]
+    added = session.scalar(
+        insert(RevokedToken)
+        .values(id=token_id, expires_at=next_whole_hour(until))
+        .on_conflict_do_nothing(index_elements=[RevokedToken.id])
+        .returning(RevokedToken.id)
+    )
+    return added is not None

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 
 import pytest
 from flask_jwt_extended import decode_token
 from sqlalchemy import select
 
 from speakup.db import Base, Database
-from tests.support import Login, Org, report_body
+from speakup.models import RevokedToken
+from tests.support import PASSWORD, Login, Org, report_body
 
 ADDRESS = "203.0.113.77"
 USER_AGENT = "NightShiftPhone/9.9 (ward-7-tablet; Lumen-X)"
@@ -92,8 +94,52 @@ def test_anonymous_report_with_a_token_is_invisible_in_the_reporters_session_dat
     client, hospital: Org, login: Login, database: Database
 ):
     headers = login("nurse")
-    before = dump(database)["auth_sessions"]
+    before = dump(database)
     client.post("/api/v1/reports", json=report_body(hospital.ward, anonymous=True),
                 headers=headers)
-    # Not even a "last used" time moves on the reporter's session.
-    assert dump(database)["auth_sessions"] == before
+    after = dump(database)
+    # Not even a "last used" time moves on the reporter's account or session.
+    for table in ("users", "revoked_tokens"):
+        assert after[table] == before[table]
+
+
+def test_signing_in_stores_nothing_at_all(client, hospital: Org, database: Database):
+    """A sign-in time beside an anonymous report's time would point at its reporter (the
+    porter who signed in three seconds before the report): no table keeps one."""
+    before = dump(database)
+
+    response = client.post("/api/v1/auth/login",
+                           json={"email": hospital.emails["nurse"], "password": PASSWORD})
+    assert response.status_code == 200
+    bearer = {"Authorization": f"Bearer {response.json['access_token']}"}
+    assert client.get("/api/v1/me", headers=bearer).status_code == 200
+
+    assert dump(database) == before
+
+
+def test_ending_a_session_stores_only_a_token_id_and_a_whole_hour(
+    app, client, hospital: Org, database: Database, clock
+):
+    clock.advance(minutes=17, seconds=23, microseconds=456789)
+    tokens = client.post("/api/v1/auth/login", json={"email": hospital.emails["nurse"],
+                                                     "password": PASSWORD}).json
+    refreshed = client.post("/api/v1/auth/refresh",
+                            headers={"Authorization": f"Bearer {tokens['refresh_token']}"}).json
+    logout = client.post("/api/v1/auth/logout",
+                         headers={"Authorization": f"Bearer {refreshed['access_token']}"})
+    assert logout.status_code == 204
+
+    with app.app_context():
+        first = decode_token(tokens["refresh_token"])
+    with database.session(write=False) as s:
+        rows = s.scalars(select(RevokedToken)).all()
+    assert {row.id for row in rows} == {first["sid"], first["jti"]}
+    for row in rows:
+        assert row.expires_at.minute == row.expires_at.second == 0
+        assert row.expires_at.microsecond == 0
+        assert row.expires_at >= clock.now() + timedelta(days=14)
+    denied = "\n".join(dump(database)["revoked_tokens"])
+    assert hospital.nurse not in denied and hospital.emails["nurse"] not in denied
+    # The moment of sign-in, refresh and sign-out (all the same here) is in no table.
+    everything = "\n".join(r for rows in dump(database).values() for r in rows)
+    assert clock.now().strftime("%H:%M:%S") not in everything

@@ -207,18 +207,67 @@ def test_login_with_body_over_64_kib_is_413(client, hospital: Org):
 # --- refresh ---------------------------------------------------------------------------
 
 
-def test_refresh_with_refresh_token_gives_working_access_token(client, hospital: Org):
+def test_refresh_with_refresh_token_gives_a_new_working_pair(client, hospital: Org):
     tokens = sign_in(client, hospital.emails["nurse"])
 
     response = client.post(REFRESH, headers=bearer(tokens["refresh_token"]))
 
     assert response.status_code == 200
-    assert set(response.json) == {"access_token", "token_type", "expires_in"}
+    assert set(response.json) == {"access_token", "refresh_token", "token_type", "expires_in"}
     assert response.json["token_type"] == "Bearer"
     assert response.json["expires_in"] == 15 * 60
+    assert response.json["refresh_token"] != tokens["refresh_token"]
     me = client.get(ME, headers=bearer(response.json["access_token"]))
     assert me.status_code == 200
     assert me.json["id"] == hospital.nurse
+    again = client.post(REFRESH, headers=bearer(response.json["refresh_token"]))
+    assert again.status_code == 200
+    # The access token from sign-in is not replaced: it simply runs out.
+    assert client.get(ME, headers=bearer(tokens["access_token"])).status_code == 200
+
+
+def test_a_refresh_token_is_spent_by_use_and_replaying_it_ends_the_session(
+    client, hospital: Org
+):
+    """Rotation: each refresh token works once.  A second use means two parties hold it (a
+    copy was stolen, or a client retried), so the whole session ends, newer tokens too."""
+    tokens = sign_in(client, hospital.emails["nurse"])
+    newer = client.post(REFRESH, headers=bearer(tokens["refresh_token"])).json
+
+    replay = assert_unauthorized(client.post(REFRESH, headers=bearer(tokens["refresh_token"])))
+
+    assert "used before" in replay["detail"]
+    assert_unauthorized(client.get(ME, headers=bearer(newer["access_token"])))
+    assert_unauthorized(client.post(REFRESH, headers=bearer(newer["refresh_token"])))
+    assert_unauthorized(client.get(ME, headers=bearer(tokens["access_token"])))
+
+
+def test_replaying_a_refresh_token_ends_only_its_own_session(client, hospital: Org):
+    phone = sign_in(client, hospital.emails["nurse"])
+    desktop = sign_in(client, hospital.emails["nurse"])
+    client.post(REFRESH, headers=bearer(phone["refresh_token"]))
+
+    assert_unauthorized(client.post(REFRESH, headers=bearer(phone["refresh_token"])))
+
+    assert client.get(ME, headers=bearer(desktop["access_token"])).status_code == 200
+    assert client.post(REFRESH, headers=bearer(desktop["refresh_token"])).status_code == 200
+
+
+def test_rotated_tokens_keep_the_session_and_its_end(app: Flask, client, hospital: Org,
+                                                      clock: SettableClock):
+    tokens = sign_in(client, hospital.emails["nurse"])
+    clock.advance(days=3)
+    newer = client.post(REFRESH, headers=bearer(tokens["refresh_token"])).json
+
+    with app.app_context():
+        first = decode_token(tokens["refresh_token"])
+        second = decode_token(newer["refresh_token"])
+        access = decode_token(newer["access_token"])
+    assert second["sid"] == access["sid"] == first["sid"]
+    assert second["sx"] == access["sx"] == first["sx"]
+    assert second["jti"] != first["jti"]
+    # Three days of the fourteen are gone; the new refresh token lasts only the eleven left.
+    assert second["exp"] - second["iat"] == pytest.approx(11 * 24 * 3600, abs=5)
 
 
 def test_refreshed_access_token_belongs_to_the_same_session(app: Flask, client, hospital: Org):
@@ -255,9 +304,14 @@ def test_refresh_stops_working_when_the_session_lifetime_has_passed(
     tokens = sign_in(client, hospital.emails["nurse"])
 
     clock.advance(days=13, hours=23)
-    assert client.post(REFRESH, headers=bearer(tokens["refresh_token"])).status_code == 200
+    refreshed = client.post(REFRESH, headers=bearer(tokens["refresh_token"]))
+    assert refreshed.status_code == 200
     clock.advance(hours=2)
-    assert_unauthorized(client.post(REFRESH, headers=bearer(tokens["refresh_token"])))
+    # Rotation never stretches the session: the newest refresh token ends with it.
+    body = assert_unauthorized(client.post(REFRESH,
+                                           headers=bearer(refreshed.json["refresh_token"])))
+    assert "ended" in body["detail"]
+    assert_unauthorized(client.get(ME, headers=bearer(refreshed.json["access_token"])))
 
 
 def test_refresh_for_a_deactivated_user_is_401(client, hospital: Org, database: Database):
@@ -441,16 +495,120 @@ def test_expired_refresh_token_is_401_problem(app: Flask, client, hospital: Org)
 def test_token_not_bound_to_a_session_is_401(app: Flask, client, hospital: Org):
     with app.app_context():
         sessionless = create_access_token(identity=hospital.admin)
+        refresh = create_refresh_token(identity=hospital.admin)
 
     assert_unauthorized(client.get("/api/v1/users", headers=bearer(sessionless)))
+    assert_unauthorized(client.post(REFRESH, headers=bearer(refresh)))
+    assert_unauthorized(client.post(LOGOUT, headers=bearer(sessionless)))
 
 
-def test_token_with_unknown_session_id_is_401(app: Flask, client, hospital: Org):
+# A session ending 2026-03-10 (the test clock starts on 2026-03-02).
+SESSION_CLAIMS = {"sid": "s" * 26, "ep": 0, "sx": 1_773_100_800}
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"sid": None}, {"sid": ""}, {"sid": ["a", "list"]}, {"sid": 42}, {"sid": "s" * 65},
+        {"ep": None}, {"ep": "0"}, {"ep": True}, {"ep": 1},
+        {"sx": None}, {"sx": "1773100800"}, {"sx": 1_773_100_800.5}, {"sx": 10**30},
+        {"sx": -1}, {"sx": 1_000_000_000}, {"sx": 1_773_100_800 + 15 * 24 * 3600},
+    ],
+    ids=lambda claims: repr(claims)[:40],
+)
+def test_token_with_missing_or_malformed_session_claims_is_401_never_500(
+    app: Flask, client, hospital: Org, claims: dict[str, Any]
+):
+    """Tokens are signed by us, so this needs the key; still, no shape of claims may crash."""
+    merged = {k: v for k, v in {**SESSION_CLAIMS, **claims}.items() if v is not None}
     with app.app_context():
-        token = create_access_token(identity=hospital.admin,
-                                    additional_claims={"sid": "no-such-session"})
+        access = create_access_token(identity=hospital.admin, additional_claims=merged)
+        refresh = create_refresh_token(identity=hospital.admin, additional_claims=merged)
 
-    assert_unauthorized(client.get("/api/v1/users", headers=bearer(token)))
+    assert_unauthorized(client.get("/api/v1/users", headers=bearer(access)))
+    assert_unauthorized(client.post(REFRESH, headers=bearer(refresh)))
+    assert_unauthorized(client.post(LOGOUT, headers=bearer(refresh)))
+
+
+def test_well_formed_session_claims_are_accepted(app: Flask, client, hospital: Org):
+    """The counterpart of the test above: the claims it breaks are the ones that matter."""
+    with app.app_context():
+        access = create_access_token(identity=hospital.admin,
+                                     additional_claims=SESSION_CLAIMS)
+    assert client.get("/api/v1/users", headers=bearer(access)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["garbage", "a.b.c", "e30.e30.", "eyJhbGciOiJIUzI1NiJ9.e30.AAAA", "x" * 5000],
+)
+def test_refresh_and_logout_with_a_garbage_token_are_401(client, hospital: Org, token: str):
+    assert_unauthorized(client.post(REFRESH, headers=bearer(token)))
+    assert_unauthorized(client.post(LOGOUT, headers=bearer(token)))
+
+
+def test_refresh_with_a_forged_refresh_token_is_401(app: Flask, client, hospital: Org):
+    tokens = sign_in(client, hospital.emails["admin"])
+    with app.app_context():
+        claims = decode_token(tokens["refresh_token"])
+    forged = pyjwt.encode({**claims, "sx": claims["sx"] + 10**6},
+                          "some-other-secret-that-is-long-enough", algorithm="HS256")
+    unsigned = pyjwt.encode(claims, None, algorithm="none")
+
+    assert_unauthorized(client.post(REFRESH, headers=bearer(forged)))
+    assert_unauthorized(client.post(REFRESH, headers=bearer(unsigned)))
+    # Neither spent the real token.
+    assert client.post(REFRESH, headers=bearer(tokens["refresh_token"])).status_code == 200
+
+
+def test_refresh_token_without_a_token_id_is_401(app: Flask, client, hospital: Org):
+    tokens = sign_in(client, hospital.emails["admin"])
+    with app.app_context():
+        claims = decode_token(tokens["refresh_token"])
+    claims.pop("jti")
+    no_jti = pyjwt.encode(claims, app.config["JWT_SECRET_KEY"], algorithm="HS256")
+
+    assert_unauthorized(client.post(REFRESH, headers=bearer(no_jti)))
+
+
+def test_follow_up_token_cannot_refresh(client, hospital: Org):
+    report = client.post("/api/v1/reports", json={
+        "kind": "gap", "category": "other", "unit_id": hospital.ward,
+        "description": "Hand-over gap."}).json
+    followup = client.post("/api/v1/followup", json={"receipt_key": report["receipt_key"]}).json
+
+    assert_unauthorized(client.post(REFRESH, headers=bearer(followup["access_token"])))
+
+
+def test_token_of_an_older_session_epoch_is_401(app: Flask, client, hospital: Org):
+    """A token issued before the user's sessions were all ended carries the old epoch."""
+    tokens = sign_in(client, hospital.emails["admin"])
+    with app.app_context():
+        claims = decode_token(tokens["access_token"])
+        stale = create_access_token(identity=hospital.admin,
+                                    additional_claims={**SESSION_CLAIMS, "sid": claims["sid"],
+                                                       "ep": claims["ep"] - 1})
+
+    body = assert_unauthorized(client.get("/api/v1/users", headers=bearer(stale)))
+    assert body["detail"] == "This session has ended; sign in again."
+
+
+def test_password_change_ends_every_session_and_its_refresh_tokens(
+    client, hospital: Org, login: Login
+):
+    phone = sign_in(client, hospital.emails["nurse"])
+    desktop = sign_in(client, hospital.emails["nurse"])
+
+    changed = client.patch(f"/api/v1/users/{hospital.nurse}",
+                           json={"password": "a brand new passphrase"}, headers=login("admin"))
+    assert changed.status_code == 200
+
+    for tokens in (phone, desktop):
+        assert_unauthorized(client.get(ME, headers=bearer(tokens["access_token"])))
+        assert_unauthorized(client.post(REFRESH, headers=bearer(tokens["refresh_token"])))
+    fresh = sign_in(client, hospital.emails["nurse"], "a brand new passphrase")
+    assert client.get(ME, headers=bearer(fresh["access_token"])).status_code == 200
+    assert client.post(REFRESH, headers=bearer(fresh["refresh_token"])).status_code == 200
 
 
 def test_token_of_a_user_deactivated_by_an_admin_is_401(client, hospital: Org, login: Login):
@@ -610,10 +768,11 @@ def test_a_password_changed_during_sign_in_wins(app, client, hospital, monkeypat
         "email": hospital.emails["nurse"], "password": "reset by admin"}).status_code == 200
 
 
-def test_refresh_and_follow_up_work_while_another_writer_holds_the_lock(
+def test_sign_in_and_follow_up_work_while_another_writer_holds_the_lock(
     app, client, hospital, monkeypatch
 ):
-    """Neither writes anything, so neither may queue for SQLite's write lock."""
+    """Neither writes anything, so neither may queue for SQLite's write lock.  (A refresh
+    does write: it spends its refresh token, one short insert.)"""
     import sqlite3
 
     from speakup import db as db_module
@@ -624,17 +783,17 @@ def test_refresh_and_follow_up_work_while_another_writer_holds_the_lock(
     report = client.post("/api/v1/reports", json={
         "kind": "gap", "category": "other", "unit_id": hospital.ward,
         "description": "Hand-over gap."}).json
-    tokens = sign_in(client, hospital.emails["nurse"])
     monkeypatch.setattr(db_module, "SQLITE_BUSY_TIMEOUT_MS", 0)
     database.dispose()  # new connections, without a busy timeout: waiting would fail at once
     holder = sqlite3.connect(database.engine.url.database, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
-        refreshed = client.post(REFRESH, headers=bearer(tokens["refresh_token"]))
+        signed_in = client.post(LOGIN, json={"email": hospital.emails["nurse"],
+                                             "password": PASSWORD})
         followed = client.post("/api/v1/followup", json={"receipt_key": report["receipt_key"]})
     finally:
         holder.execute("ROLLBACK")
         holder.close()
         database.dispose()
-    assert refreshed.status_code == 200, refreshed.json
+    assert signed_in.status_code == 200, signed_in.json
     assert followed.status_code == 200, followed.json

@@ -83,3 +83,37 @@ def test_followup_input_is_validated(client, hospital: Org):
     assert_problem(client.post("/api/v1/followup", json={"receipt_key": "k", "x": 1}), 422)
     assert_problem(client.post("/api/v1/followup", data="k",
                                headers={"Content-Type": "text/plain"}), 415)
+
+
+def test_logging_out_with_a_followup_token_ends_that_token(app: Flask, client, hospital: Org):
+    report = anonymous_report(client, hospital)
+    ended = followup_headers(client, report["receipt_key"])
+    other = followup_headers(client, report["receipt_key"])
+    path = f"/api/v1/reports/{report['id']}"
+    assert client.get(path, headers=ended).status_code == 200
+
+    logout = client.post("/api/v1/auth/logout", headers=ended)
+
+    assert logout.status_code == 204
+    body = assert_problem(client.get(path, headers=ended), 401)
+    assert body["detail"] == "This session has ended; sign in again."
+    assert_problem(client.post("/api/v1/auth/logout", headers=ended), 401)
+    # Each follow-up token is a session of its own; the key still buys new ones.
+    assert client.get(path, headers=other).status_code == 200
+    assert client.get(path, headers=followup_headers(client, report["receipt_key"])
+                      ).status_code == 200
+
+
+def test_followup_tokens_carry_a_session_id_of_their_own_and_no_identity(
+    app: Flask, client, hospital: Org
+):
+    report = anonymous_report(client, hospital)
+    tokens = [client.post("/api/v1/followup", json={"receipt_key": report["receipt_key"]})
+              .json["access_token"] for _ in range(2)]
+
+    with app.app_context():
+        first, second = (decode_token(t) for t in tokens)
+    assert first["sid"] != second["sid"]
+    assert first["scope"] == "followup" and first["rid"] == report["id"]
+    assert first["sub"] == second["sub"] == "anonymous-reporter"
+    assert "ep" not in first
