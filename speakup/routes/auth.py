@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask_jwt_extended import create_access_token, create_refresh_token, get_jwt
-from flask_smorest import Blueprint
+from flask_jwt_extended import get_jwt
 
+from speakup.routes import tokens
 from speakup.routes.common import (
     JSON_BODY,
+    Blueprint,
     actor_from_token,
     clock,
     current_user,
@@ -20,8 +21,9 @@ from speakup.routes.common import (
     requires,
     settings,
 )
-from speakup.schemas.auth import AccessTokenSchema, LoginSchema, MeSchema, TokensSchema
+from speakup.schemas.auth import LoginSchema, MeSchema, TokensSchema
 from speakup.services import auth, org
+from speakup.services.errors import Unauthorized
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Sign in and sessions")
 
@@ -39,47 +41,48 @@ def login(body: dict[str, Any]) -> dict[str, Any]:
     rehashed = auth.fresher_hash(user, password=body["password"], passwords=passwords())
     user_id, verified = user.id, user.password_hash
     end_reads()
-    cfg = settings()
-    row = auth.start_session(db(write=True), user_id=user_id, verified_hash=verified,
-                             clock=clock(), lifetime=timedelta(days=cfg.refresh_token_days),
-                             password_hash=rehashed)
-    claims = {"sid": row.id}
-    return {
-        "access_token": create_access_token(identity=user_id, additional_claims=claims),
-        "refresh_token": create_refresh_token(identity=user_id, additional_claims=claims),
-        "token_type": "Bearer",
-        "expires_in": cfg.access_token_minutes * 60,
-    }
+    # Nothing is written for the session itself: only an outdated hash takes the write lock.
+    epoch = auth.confirm_sign_in(db(write=rehashed is not None), user_id=user_id,
+                                 verified_hash=verified, password_hash=rehashed)
+    ends_at = clock().now() + timedelta(days=settings().refresh_token_days)
+    return tokens.session_tokens(user_id=user_id, session_id=auth.new_session_id(),
+                                 epoch=epoch, ends_at=ends_at)
 
 
 @blp.route("/auth/refresh", methods=["POST"])
-@blp.response(200, AccessTokenSchema)
+@blp.response(200, TokensSchema)
 @blp.doc(security=[{"bearerAuth": []}],
-         description="Send the **refresh** token as the Bearer token.")
-@problems(blp, 401, descriptions={401: "No, bad, expired or revoked token"})
+         description="Send the **refresh** token as the Bearer token.  The answer holds a new "
+         "access token and a new refresh token; the refresh token sent is spent.  Sending a "
+         "spent refresh token again ends the whole session (it was copied, or sent twice).  "
+         "The session still ends when it would have at sign-in.")
+@problems(blp, 401, descriptions={401: "No, bad, expired, spent or revoked token"})
 def refresh() -> dict[str, Any]:
-    """A new access token in the same session."""
+    """A new access and refresh token in the same session (refresh-token rotation)."""
     actor = actor_from_token(refresh=True)
-    claims = {"sid": get_jwt()["sid"]}
-    return {
-        "access_token": create_access_token(identity=actor.user_id, additional_claims=claims),
-        "token_type": "Bearer",
-        "expires_in": settings().access_token_minutes * 60,
-    }
+    claims = get_jwt()
+    token_id = claims.get("jti")
+    if (actor.user_id is None or not isinstance(token_id, str)
+            or not 0 < len(token_id) <= tokens.MAX_ID_LENGTH):
+        raise Unauthorized("The bearer token is not valid here.")
+    ends_at = tokens.session_end(claims)
+    auth.spend_refresh_token(db(write=True), token_id=token_id, session_id=claims["sid"],
+                             until=ends_at)
+    return tokens.session_tokens(user_id=actor.user_id, session_id=claims["sid"],
+                                 epoch=claims["ep"], ends_at=ends_at)
 
 
 @blp.route("/auth/logout", methods=["POST"])
 @blp.response(204)
 @blp.doc(security=[{"bearerAuth": []}],
-         description="Send the access or the refresh token; both stop working at once, on "
-         "every server.")
+         description="Send the access or the refresh token, or a follow-up token; every token "
+         "of its session stops working at once, on every server.")
 @problems(blp, 401, descriptions={401: "No, bad, expired or revoked token"})
 def logout() -> None:
     """End the session of the token sent."""
     actor_from_token(any_type=True)
-    sid = get_jwt().get("sid")
-    if sid:
-        auth.end_session(db(), session_id=str(sid), clock=clock())
+    claims = get_jwt()
+    auth.end_session(db(write=True), session_id=claims["sid"], until=tokens.session_end(claims))
 
 
 @blp.route("/me", methods=["GET"])

@@ -6,15 +6,17 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
+import flask_smorest
 from flask import current_app, g, request
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
-from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
 
+from speakup.jsonbody import BodyParser
 from speakup.models import User
 from speakup.problems import PROBLEM
 from speakup.schemas.common import ProblemSchema
 from speakup.services.actors import Actor
+from speakup.services.auth import SESSION_ENDED
 from speakup.services.clock import Clock
 from speakup.services.errors import Forbidden, Unauthorized
 from speakup.services.keys import Keys
@@ -26,6 +28,13 @@ BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # What any route with a JSON body can answer besides its own errors.
 JSON_BODY = (400, 411, 413, 415, 422)
+
+
+class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
+    """flask-smorest's Blueprint, reading JSON bodies strictly: every body the parser refuses
+    (a 5,000-digit number, NaN, a repeated key, deep nesting) is a 400 problem."""
+
+    ARGUMENTS_PARSER = BodyParser()
 
 
 def db(*, write: bool | None = None) -> Session:
@@ -70,6 +79,10 @@ def actor_from_token(
 ) -> Actor:
     """Verify the bearer token and build the actor from the live user (roles read now).
 
+    The JWT blocklist loader (:func:`speakup.routes.tokens.refused`) has checked the session
+    by then; here, where the user is loaded anyway, the token's session epoch is compared with
+    the user's, so that ending all of a user's sessions costs no query per request.
+
     With ``optional`` a request without a token is the nobody actor; a bad token is still
     refused.
     """
@@ -82,6 +95,9 @@ def actor_from_token(
     user = db(write=False).get(User, str(claims["sub"]))
     if user is None or not user.active:
         raise Unauthorized("This account is no longer active.")
+    if claims.get("ep") != user.session_epoch:
+        # The user's sessions were all ended (new password, deactivation) after this token.
+        raise Unauthorized(SESSION_ENDED)
     actor = Actor(user_id=user.id, name=user.name, roles=frozenset(user.roles))
     end_reads()
     return actor

@@ -5,10 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask_jwt_extended import create_access_token
-from flask_smorest import Blueprint
-
-from speakup.routes.common import JSON_BODY, db, keys, problems, settings
+from speakup.routes import tokens
+from speakup.routes.common import JSON_BODY, Blueprint, db, keys, problems, settings
 from speakup.schemas.reports import FollowupRequestSchema, FollowupTokenSchema
 from speakup.services import followup
 
@@ -25,14 +23,10 @@ def redeem(body: dict[str, Any]) -> dict[str, Any]:
     """Trade a receipt key for a follow-up token.
 
     The short-lived token can read (and later act on) only that one report, as its
-    reporter.  It carries no identity."""
+    reporter.  It carries no identity; signing out with it ends it."""
     # Reads only: a follow-up never waits for (or holds) the write lock.
     report_id = followup.redeem(db(write=False), keys=keys(), receipt_key=body["receipt_key"])
     minutes = settings().followup_token_minutes
-    token = create_access_token(
-        identity="anonymous-reporter",
-        additional_claims={"scope": "followup", "rid": report_id},
-        expires_delta=timedelta(minutes=minutes),
-    )
+    token = tokens.followup_token(report_id=report_id, lifetime=timedelta(minutes=minutes))
     return {"access_token": token, "token_type": "Bearer", "expires_in": minutes * 60,
             "report_id": report_id}

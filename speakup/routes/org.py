@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from speakup.models import Category, Unit, User
 from speakup.routes.common import (
     JSON_BODY,
+    Blueprint,
     actor_from_token,
     clock,
     db,
+    keys,
     passwords,
     problems,
     requires,
@@ -63,8 +63,8 @@ def _page(page: Page[Any]) -> dict[str, Any]:
 def list_units(args: dict[str, Any]) -> dict[str, Any]:
     """Units, oldest first.  Admins may add `include_inactive=true`."""
     include = _is_admin() and bool(args["include_inactive"])  # a sent token is always checked
-    return _page(org.list_units(db(), include_inactive=include, limit=args["limit"],
-                                cursor=args.get("cursor")))
+    return _page(org.list_units(db(), keys=keys(), include_inactive=include,
+                                limit=args["limit"], cursor=args.get("cursor")))
 
 
 @blp.route("/units", methods=["POST"])
@@ -132,7 +132,8 @@ def remove_leader(unit_id: str, user_id: str) -> None:
 @blp.response(200, UserPageSchema)
 def list_users(args: dict[str, Any]) -> dict[str, Any]:
     """Every user, active or not, oldest first."""
-    return _page(org.list_users(db(), limit=args["limit"], cursor=args.get("cursor")))
+    return _page(org.list_users(db(), keys=keys(), limit=args["limit"],
+                                cursor=args.get("cursor")))
 
 
 @blp.route("/users", methods=["POST"])

@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g
-from flask_smorest import Blueprint
 
 from speakup.models import User
 from speakup.routes.common import (
     JSON_BODY,
+    Blueprint,
     actor_from_token,
     clock,
     db,
@@ -84,8 +84,8 @@ def list_reports(args: dict[str, Any]) -> dict[str, Any]:
         assigned_to_me=args.get("assigned_to") == "me",
         created_from=args.get("created_from"), created_to=args.get("created_to"),
     )
-    page = reports.list_reports(db(), actor=g.actor, clock=clock(), filters=filters,
-                                limit=args["limit"], cursor=args.get("cursor"))
+    page = reports.list_reports(db(), actor=g.actor, clock=clock(), keys=keys(),
+                                filters=filters, limit=args["limit"], cursor=args.get("cursor"))
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 

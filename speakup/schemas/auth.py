@@ -17,12 +17,6 @@ class TokensSchema(Schema):
     expires_in = fields.Integer(required=True, metadata={"description": "Seconds."})
 
 
-class AccessTokenSchema(Schema):
-    access_token = fields.String(required=True)
-    token_type = fields.String(required=True, metadata={"example": "Bearer"})
-    expires_in = fields.Integer(required=True, metadata={"description": "Seconds."})
-
-
 class MeSchema(Schema):
     id = fields.String(required=True)
     email = fields.String(required=True)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
-from speakup.services.pages import DEFAULT_LIMIT, MAX_LIMIT
+from speakup.services.pages import DEFAULT_LIMIT, MAX_CURSOR_CHARS, MAX_LIMIT
 from speakup.services.views import iso
 
 ID_LENGTH = validate.Length(min=1, max=64)
@@ -40,6 +41,47 @@ class Input(Schema):
         if bad:
             raise ValidationError(bad)
         return data
+
+
+def is_blank(text: str) -> bool:
+    """Nothing a reader would see: only spaces, line breaks, control or invisible format
+    characters (such as zero-width spaces)."""
+    return all(ch.isspace() or unicodedata.category(ch) in _INVISIBLE for ch in text)
+
+
+_INVISIBLE = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+
+
+def not_blank(text: str) -> None:
+    """Validator for free text that must say something (descriptions, names, replies)."""
+    if is_blank(text):
+        raise ValidationError("Must not be blank.")
+
+
+class Bool(fields.Boolean):
+    """A JSON ``true`` or ``false``, nothing else.
+
+    marshmallow's Boolean also takes ``"yes"``, ``"off"``, ``1``, ``"0"``...; a client that
+    sends ``"false"`` as a string has a bug, and should hear about it rather than have it
+    guessed (for ``anonymous`` a wrong guess matters)."""
+
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if value is True or value is False:
+            return value
+        raise self.make_error("invalid")
+
+
+class QueryBool(fields.Boolean):
+    """A boolean in the query string: exactly ``true`` or ``false``."""
+
+    default_error_messages = {"invalid": 'Must be "true" or "false".'}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if isinstance(value, str) and value in ("true", "false"):
+            return value == "true"
+        raise self.make_error("invalid")
 
 
 class Timestamp(fields.DateTime):
@@ -83,9 +125,11 @@ class PageArgsSchema(Input):
         validate=validate.Range(min=1, max=MAX_LIMIT),
         metadata={"description": f"Items per page, 1 to {MAX_LIMIT}."},
     )
+    # Checked by the list itself (speakup.services.pages), so that every cursor it did not
+    # hand out, too long or otherwise, is refused with the very same answer.
     cursor = fields.String(
-        validate=validate.Length(max=500),
-        metadata={"description": "`next_cursor` of the previous page."},
+        metadata={"description": "`next_cursor` of the previous page: opaque and signed; "
+                  f"at most {MAX_CURSOR_CHARS} characters."},
     )
 
 

@@ -1,11 +1,22 @@
 """Units, users, leaders and categories."""
 
+from collections.abc import Callable
+from typing import Any
+
 from marshmallow import Schema, fields, validate
 
 from speakup.models import ROLES
-from speakup.schemas.common import ID_LENGTH, Input, PageArgsSchema, page_of
+from speakup.schemas.common import (
+    ID_LENGTH,
+    Bool,
+    Input,
+    PageArgsSchema,
+    QueryBool,
+    not_blank,
+    page_of,
+)
 
-NAME = validate.Length(min=1, max=200)
+NAME: list[Callable[[Any], Any]] = [validate.Length(min=1, max=200), not_blank]
 CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$",
                        error="1 to 50 letters, digits, '.', '_' or '-'.")
 ROLE = fields.String(validate=validate.OneOf(ROLES))
@@ -30,11 +41,11 @@ class UnitUpdateSchema(Input):
     name = fields.String(validate=NAME)
     code = fields.String(validate=CODE)
     parent_id = fields.String(allow_none=True, validate=ID_LENGTH)
-    active = fields.Boolean()
+    active = Bool()
 
 
 class UnitListArgsSchema(PageArgsSchema):
-    include_inactive = fields.Boolean(
+    include_inactive = QueryBool(
         load_default=False, metadata={"description": "Admins only: list inactive units too."}
     )
 
@@ -62,7 +73,7 @@ class UserUpdateSchema(Input):
     password = fields.String(validate=PASSWORD, load_only=True)
     roles = fields.List(ROLE, validate=validate.Length(min=1))
     unit_id = fields.String(allow_none=True, validate=ID_LENGTH)
-    active = fields.Boolean()
+    active = Bool()
 
 
 class LeaderAddSchema(Input):
@@ -88,12 +99,12 @@ class CategoryCreateSchema(Input):
 
 class CategoryUpdateSchema(Input):
     label = fields.String(validate=NAME)
-    active = fields.Boolean()
+    active = Bool()
     position = fields.Integer(validate=validate.Range(min=0, max=10_000))
 
 
 class CategoryListArgsSchema(Input):
-    include_inactive = fields.Boolean(
+    include_inactive = QueryBool(
         load_default=False, metadata={"description": "Admins only: list inactive ones too."}
     )
 

@@ -1,13 +1,19 @@
 """Reports on the wire: what a reporter sends, and the two views of a report."""
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, fields, post_load, validate
 
 from speakup.schemas.common import (
     ID_LENGTH,
+    Bool,
     Input,
     PageArgsSchema,
     PersonSchema,
+    QueryBool,
     Timestamp,
+    is_blank,
+    not_blank,
     page_of,
 )
 from speakup.services.intake import KINDS
@@ -22,23 +28,31 @@ class ReportCreateSchema(Input):
                              metadata={"description": "One of `GET /api/v1/categories`."})
     unit_id = fields.String(required=True, validate=ID_LENGTH)
     title = fields.String(load_default=None, allow_none=True,
-                          validate=validate.Length(max=200))
-    description = fields.String(required=True, validate=validate.Length(min=1, max=10_000))
-    immediate_risk = fields.Boolean(load_default=False,
-                                    metadata={"description": "Someone may be harmed now."})
-    anonymous = fields.Boolean(
+                          validate=validate.Length(max=200),
+                          metadata={"description": "Optional; blank means no title."})
+    description = fields.String(required=True,
+                                validate=[validate.Length(min=1, max=10_000), not_blank])
+    immediate_risk = Bool(load_default=False,
+                          metadata={"description": "Someone may be harmed now."})
+    anonymous = Bool(
         load_default=False,
         metadata={"description": "Forced true when no token is sent.  Nothing that identifies "
                   "the reporter or the request is stored for an anonymous report."},
     )
-    involves_leader = fields.Boolean(
+    involves_leader = Bool(
         load_default=False,
         metadata={"description": "The concern is about the reporter's own leader."},
     )
-    wants_involvement = fields.Boolean(
+    wants_involvement = Bool(
         load_default=False,
         metadata={"description": "The reporter would like to help shape the fix."},
     )
+
+    @post_load
+    def _blank_title_is_none(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        if data.get("title") is not None and is_blank(data["title"]):
+            data["title"] = None
+        return data
 
 
 class IdempotencyHeaderSchema(Input):
@@ -131,7 +145,7 @@ class ReportListArgsSchema(PageArgsSchema):
     category = fields.String(validate=validate.Length(min=1, max=64))
     unit_id = fields.String(validate=ID_LENGTH,
                             metadata={"description": "This unit and every unit below it."})
-    overdue = fields.Boolean(metadata={"description": "Open and past a due time."})
+    overdue = QueryBool(metadata={"description": "Open and past a due time."})
     assigned_to = fields.String(validate=validate.OneOf(["me"]))
     created_from = Timestamp(metadata={"description": "Created at or after (inclusive)."})
     created_to = Timestamp(metadata={"description": "Created before (exclusive)."})

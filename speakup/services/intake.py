@@ -4,18 +4,24 @@ For an anonymous report nothing about the request or the person is stored: no us
 token id, no address, no user agent.  The reporter gets a receipt key once; only its keyed
 hash is kept.  An ``Idempotency-Key`` makes retries safe: the same key and body return the
 first response and create nothing; the same key with another body is refused.  Keys are
-forgotten after :data:`IDEMPOTENCY_TTL` (deleted as later keyed submissions arrive).
+forgotten after :data:`IDEMPOTENCY_TTL`: :func:`purge_expired` deletes them (run by
+``speakup purge``, and as later keyed submissions arrive).
+
+The receipt key of an anonymous report sent with an Idempotency-Key is derived from the raw
+Idempotency-Key, which only the client holds: the server stores a keyed hash of it, never the
+key itself, so nothing in the database, even together with the server secret, yields the
+receipt key.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete
+from sqlalchemy import CursorResult, delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -61,6 +67,15 @@ class Submitted:
     replayed: bool
 
 
+@dataclass(frozen=True)
+class _Keyed:
+    """A submission's Idempotency-Key: the raw key (never stored) and what is stored."""
+
+    raw: str = field(repr=False)
+    key_hash: str
+    fingerprint: str
+
+
 def submit(
     session: Session,
     *,
@@ -78,25 +93,39 @@ def submit(
     anonymous = data.anonymous or reporter is None
     if anonymous:
         reporter = None
-    key_hash = fingerprint = None
+    keyed = None
     if idempotency_key is not None:
         scope = "anonymous" if reporter is None else f"user:{reporter.id}"
-        key_hash = keyed_hash(keys.idempotency, f"{scope}\n{idempotency_key}")
-        fingerprint = _fingerprint(data, anonymous)
-        earlier = _replay(session, keys, key_hash, fingerprint, clock.now())
+        keyed = _Keyed(
+            raw=idempotency_key,
+            key_hash=keyed_hash(keys.idempotency, f"{scope}\n{idempotency_key}"),
+            fingerprint=_fingerprint(data, anonymous),
+        )
+        earlier = _replay(session, keys, keyed, clock.now())
         if earlier is not None:
             return earlier
     try:
-        return _create(session, clock, keys, data, reporter, anonymous, key_hash, fingerprint)
+        return _create(session, clock, keys, data, reporter, anonymous, keyed)
     except IntegrityError:
         # A concurrent request with the same Idempotency-Key won the race.
         session.rollback()
-        if key_hash is None or fingerprint is None:
+        if keyed is None:
             raise
-        earlier = _replay(session, keys, key_hash, fingerprint, clock.now())
+        earlier = _replay(session, keys, keyed, clock.now())
         if earlier is None:
             raise
         return earlier
+
+
+def purge_expired(session: Session, *, now: datetime) -> int:
+    """Delete the idempotency records older than :data:`IDEMPOTENCY_TTL` (and with them the
+    link from an Idempotency-Key to its report); returns how many.  Not committed: the
+    caller's transaction decides."""
+    # The default synchronisation marks a record loaded by _replay as deleted, so that a new
+    # record with the same key can be added in the same session.
+    result = cast(CursorResult[Any], session.execute(delete(IdempotencyRecord).where(
+        IdempotencyRecord.created_at <= now - IDEMPOTENCY_TTL)))
+    return result.rowcount
 
 
 def _create(
@@ -106,8 +135,7 @@ def _create(
     data: NewReport,
     reporter: User | None,
     anonymous: bool,
-    key_hash: str | None,
-    fingerprint: str | None,
+    keyed: _Keyed | None,
 ) -> Submitted:
     unit = session.get(Unit, data.unit_id)
     if unit is None or not unit.active:
@@ -130,7 +158,7 @@ def _create(
     receipt_hash = None
     if anonymous:
         receipt_key = (
-            _replayable_receipt(keys, key_hash, report_id) if key_hash else receipts.generate()
+            _replayable_receipt(keys, keyed.raw, report_id) if keyed else receipts.generate()
         )
         receipt_hash = receipts.digest(keys.receipt, receipt_key)
     report = Report(
@@ -168,41 +196,48 @@ def _create(
                              "reason": decision.reason}),
     ])
     view = views.jsonable({**views.base_fields(report), "messages": []})
-    if key_hash is not None and fingerprint is not None:
-        # Forget expired keys (and their link to a report) as new ones arrive.
-        session.execute(delete(IdempotencyRecord).where(
-            IdempotencyRecord.created_at <= now - IDEMPOTENCY_TTL))
+    if keyed is not None:
+        # Forget expired keys (and their link to a report) as new ones arrive, too.
+        purge_expired(session, now=now)
+        # The stored response is the view without the receipt key: a replay derives it again.
         session.add(IdempotencyRecord(
-            key_hash=key_hash, fingerprint=fingerprint, report_id=report.id,
+            key_hash=keyed.key_hash, fingerprint=keyed.fingerprint, report_id=report.id,
             response=view, created_at=now,
         ))
     session.commit()
     return Submitted(report.id, view, receipt_key, replayed=False)
 
 
-def _replay(
-    session: Session, keys: Keys, key_hash: str, fingerprint: str, now: datetime
-) -> Submitted | None:
-    record = session.get(IdempotencyRecord, key_hash)
+def _replay(session: Session, keys: Keys, keyed: _Keyed, now: datetime) -> Submitted | None:
+    record = session.get(IdempotencyRecord, keyed.key_hash)
     if record is None:
         return None
     if record.created_at <= now - IDEMPOTENCY_TTL:
         return None  # expired: _create deletes it with the other expired keys
-    if record.fingerprint != fingerprint:
+    if record.fingerprint != keyed.fingerprint:
         raise Invalid(
             "This Idempotency-Key was used before with a different request body.",
             errors={"Idempotency-Key": ["Reused with a different request body."]},
         )
-    anonymous = bool(record.response.get("anonymous"))
-    receipt_key = _replayable_receipt(keys, key_hash, record.report_id) if anonymous else None
+    receipt_key = None
+    if record.response.get("anonymous"):
+        receipt_key = _replayable_receipt(keys, keyed.raw, record.report_id)
+        report = session.get(Report, record.report_id)
+        if report is None or report.receipt_hash != receipts.digest(keys.receipt, receipt_key):
+            # Never show a key that opens nothing (a record written before receipt keys were
+            # derived from the raw Idempotency-Key): the first response had the right one.
+            receipt_key = None
     return Submitted(record.report_id, record.response, receipt_key, replayed=True)
 
 
-def _replayable_receipt(keys: Keys, key_hash: str, report_id: str) -> str:
+def _replayable_receipt(keys: Keys, idempotency_key: str, report_id: str) -> str:
     """The receipt key of an anonymous report sent with an Idempotency-Key: derived, never
-    stored, so a retry can be shown the same key.  The report id makes it unique even when
-    an expired idempotency key is used again."""
-    return receipts.derive(keys.receipt, f"{key_hash}:{report_id}")
+    stored, so a retry can be shown the same key.
+
+    It is derived from the *raw* Idempotency-Key, which is never stored or logged (only its
+    keyed hash is), so neither a copy of the database nor the server secret recovers it.  The
+    report id makes it unique even when an expired idempotency key is used again."""
+    return receipts.derive(keys.receipt, f"idempotency-key\n{idempotency_key}\n{report_id}")
 
 
 def _fingerprint(data: NewReport, anonymous: bool) -> str:

@@ -19,6 +19,7 @@ from speakup.models import ROLES, Category, Unit, UnitLeader, User, UserRole
 from speakup.services.auth import end_all_sessions, normalise_email
 from speakup.services.clock import Clock
 from speakup.services.errors import Conflict, Invalid, NotFound
+from speakup.services.keys import Keys
 from speakup.services.pages import Page, paginate
 from speakup.services.passwords import Passwords
 
@@ -39,12 +40,13 @@ DEFAULT_CATEGORIES = (
 
 
 def list_units(
-    session: Session, *, include_inactive: bool, limit: int, cursor: str | None
+    session: Session, *, keys: Keys, include_inactive: bool, limit: int, cursor: str | None
 ) -> Page[Unit]:
     stmt = select(Unit)
     if not include_inactive:
         stmt = stmt.where(Unit.active.is_(True))
-    return paginate(session, stmt, [Unit.created_at, Unit.id], limit=limit, cursor=cursor)
+    return paginate(session, stmt, [Unit.created_at, Unit.id], signing_key=keys.cursor,
+                    limit=limit, cursor=cursor)
 
 
 def get_unit(session: Session, unit_id: str, *, include_inactive: bool = True) -> Unit:
@@ -140,8 +142,9 @@ class NewUser:
     unit_id: str | None = None
 
 
-def list_users(session: Session, *, limit: int, cursor: str | None) -> Page[User]:
-    return paginate(session, select(User), [User.created_at, User.id], limit=limit, cursor=cursor)
+def list_users(session: Session, *, keys: Keys, limit: int, cursor: str | None) -> Page[User]:
+    return paginate(session, select(User), [User.created_at, User.id], signing_key=keys.cursor,
+                    limit=limit, cursor=cursor)
 
 
 def get_user(session: Session, user_id: str) -> User:
@@ -197,10 +200,8 @@ def update_user(
             session.execute(delete(UnitLeader).where(UnitLeader.user_id == user.id))
     if was_admin and (changes.get("active") is False or not user.has_role("admin")):
         _keep_an_admin(session, user)
-    if "password_hash" in changes:
-        end_all_sessions(session, user_id=user.id, now=clock.now())
-    if changes.get("active") is False:
-        end_all_sessions(session, user_id=user.id, now=clock.now())
+    if "password_hash" in changes or changes.get("active") is False:
+        end_all_sessions(user)
     for key, value in changes.items():
         setattr(user, key, value)
     session.commit()

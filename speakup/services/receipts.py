@@ -38,7 +38,11 @@ def generate() -> str:
 def derive(key: bytes, seed: str) -> str:
     """A receipt key determined by ``seed`` under the server key (used for idempotent replay,
     so that the key can be shown again to the one client holding the idempotency key without
-    ever being stored)."""
+    ever being stored).
+
+    ``seed`` must contain a secret the server never stores (the raw Idempotency-Key): the
+    server key sits beside the database, so a seed made only of stored values would let a
+    copy of both recompute the receipt key."""
     return _encode(hmac.new(key, b"receipt-from:" + seed.encode(), hashlib.sha256).digest()[:20])
 
 

@@ -19,6 +19,7 @@ from speakup.services import views
 from speakup.services.actors import Actor
 from speakup.services.clock import Clock
 from speakup.services.errors import NotFound
+from speakup.services.keys import Keys
 from speakup.services.org import subtree_ids
 from speakup.services.pages import Page, paginate
 
@@ -73,6 +74,7 @@ def list_reports(
     *,
     actor: Actor,
     clock: Clock,
+    keys: Keys,
     filters: Filters,
     limit: int,
     cursor: str | None,
@@ -95,8 +97,8 @@ def list_reports(
         stmt = stmt.where(or_(own, assigned) if actor.has_role("leader") else own)
     stmt = _filtered(session, stmt, filters, assigned, clock.now())
     page = paginate(
-        session, stmt, [Report.created_at, Report.id], limit=limit, cursor=cursor,
-        descending=True,
+        session, stmt, [Report.created_at, Report.id], signing_key=keys.cursor, limit=limit,
+        cursor=cursor, descending=True,
     )
     reports: list[Report] = page.items
     assignees = views.assignees_of(session, [r.id for r in reports])

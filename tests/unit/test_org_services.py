@@ -3,13 +3,11 @@ leaders, categories, and which domain error each broken rule raises."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from speakup.models import AuthSession, Unit, User
+from speakup.models import Unit, User
 from speakup.services import auth, org
 from speakup.services.clock import SettableClock
 from speakup.services.errors import Conflict, Invalid, NotFound, ServiceError, Unauthorized
@@ -29,17 +27,11 @@ def person(**overrides: object) -> org.NewUser:
     return org.NewUser(**fields)  # type: ignore[arg-type]
 
 
-def live_sessions(session: Session, clock: SettableClock, user_id: str) -> list[str]:
-    ids = session.scalars(select(AuthSession.id).where(AuthSession.user_id == user_id))
-    return [sid for sid in ids if auth.session_is_live(session, session_id=sid, clock=clock)]
-
-
-def start(session: Session, clock: SettableClock, user_id: str) -> str:
-    user = session.get(User, user_id)
-    assert user is not None
-    return auth.start_session(session, user_id=user.id, verified_hash=user.password_hash,
-                              clock=clock,
-                              lifetime=timedelta(days=1)).id
+def epoch(session: Session, user_id: str) -> int:
+    """The user's session epoch as stored: every token carries the one it was issued under."""
+    value = session.scalar(select(User.session_epoch).where(User.id == user_id))
+    assert value is not None
+    return value
 
 
 @pytest.fixture()
@@ -213,32 +205,34 @@ def test_ancestors_ends_even_if_the_stored_tree_has_a_cycle(session, tree):
     session.rollback()
 
 
-def test_list_units_hides_inactive_ones_unless_asked(session, tree):
+def test_list_units_hides_inactive_ones_unless_asked(session, keys, tree):
     org.update_unit(session, tree["surgery"].id, active=False)
 
-    public = org.list_units(session, include_inactive=False, limit=50, cursor=None)
-    everything = org.list_units(session, include_inactive=True, limit=50, cursor=None)
+    public = org.list_units(session, keys=keys, include_inactive=False, limit=50, cursor=None)
+    everything = org.list_units(session, keys=keys, include_inactive=True, limit=50,
+                                cursor=None)
 
     assert tree["surgery"].id not in [u.id for u in public.items]
     assert tree["surgery"].id in [u.id for u in everything.items]
     assert len(everything.items) == 5 and public.next_cursor is None
 
 
-def test_list_units_pages_by_creation_time_then_id(session, clock, tree):
+def test_list_units_pages_by_creation_time_then_id(session, clock, keys, tree):
     clock.advance(minutes=1)
     later = unit(session, clock, "LATER")
 
-    first = org.list_units(session, include_inactive=False, limit=4, cursor=None)
-    second = org.list_units(session, include_inactive=False, limit=4, cursor=first.next_cursor)
+    first = org.list_units(session, keys=keys, include_inactive=False, limit=4, cursor=None)
+    second = org.list_units(session, keys=keys, include_inactive=False, limit=4,
+                            cursor=first.next_cursor)
 
     assert first.next_cursor is not None and second.next_cursor is None
     assert [u.id for u in first.items] == sorted(u.id for u in tree.values())[:4]
     assert [u.id for u in second.items] == [sorted(u.id for u in tree.values())[4], later.id]
 
 
-def test_list_units_with_a_bad_cursor_raises_invalid_naming_cursor(session, tree):
+def test_list_units_with_a_bad_cursor_raises_invalid_naming_cursor(session, keys, tree):
     with pytest.raises(Invalid) as caught:
-        org.list_units(session, include_inactive=False, limit=2, cursor="rubbish!")
+        org.list_units(session, keys=keys, include_inactive=False, limit=2, cursor="rubbish!")
 
     assert "cursor" in caught.value.errors
 
@@ -339,39 +333,47 @@ def test_update_unknown_user_raises_not_found(session, clock, passwords):
 
 
 def test_deactivating_a_user_ends_all_their_sessions(session, clock, passwords, hospital: Org):
-    start(session, clock, hospital.nurse)
-    start(session, clock, hospital.nurse)
-    other = start(session, clock, hospital.admin)
-    assert len(live_sessions(session, clock, hospital.nurse)) == 2
+    nurse, admin = epoch(session, hospital.nurse), epoch(session, hospital.admin)
 
     org.update_user(session, hospital.nurse, clock=clock, passwords=passwords, active=False)
 
-    assert live_sessions(session, clock, hospital.nurse) == []
-    assert live_sessions(session, clock, hospital.admin) == [other]
+    assert epoch(session, hospital.nurse) != nurse  # every token of the nurse is refused
+    assert epoch(session, hospital.admin) == admin
 
 
 def test_renaming_a_user_keeps_their_sessions(session, clock, passwords, hospital: Org):
-    sid = start(session, clock, hospital.nurse)
+    before = epoch(session, hospital.nurse)
 
     org.update_user(session, hospital.nurse, clock=clock, passwords=passwords, name="Nora N.")
 
-    assert live_sessions(session, clock, hospital.nurse) == [sid]
+    assert epoch(session, hospital.nurse) == before
 
 
 def test_changing_a_password_ends_sessions_and_rehashes(session, clock, passwords, hospital):
-    start(session, clock, hospital.nurse)
+    before = epoch(session, hospital.nurse)
 
     user = org.update_user(session, hospital.nurse, clock=clock, passwords=passwords,
                            password="a new passphrase")
 
-    assert live_sessions(session, clock, hospital.nurse) == []
+    assert epoch(session, hospital.nurse) != before
     assert passwords.verify(user.password_hash, "a new passphrase")
     assert not passwords.verify(user.password_hash, PASSWORD)
 
 
-def test_list_users_pages_through_everyone_once(session, hospital: Org):
-    first = org.list_users(session, limit=3, cursor=None)
-    second = org.list_users(session, limit=3, cursor=first.next_cursor)
+def test_deactivating_and_changing_the_password_at_once_ends_sessions_once(
+    session, clock, passwords, hospital: Org
+):
+    before = epoch(session, hospital.nurse)
+
+    org.update_user(session, hospital.nurse, clock=clock, passwords=passwords,
+                    password="a new passphrase", active=False)
+
+    assert epoch(session, hospital.nurse) == before + 1
+
+
+def test_list_users_pages_through_everyone_once(session, keys, hospital: Org):
+    first = org.list_users(session, keys=keys, limit=3, cursor=None)
+    second = org.list_users(session, keys=keys, limit=3, cursor=first.next_cursor)
 
     ids = [u.id for u in first.items + second.items]
     assert second.next_cursor is None
@@ -404,20 +406,6 @@ def test_authenticate_finds_the_user_whatever_the_email_case(session, passwords,
                              passwords=passwords)
 
     assert user.id == hospital.nurse
-
-
-def test_ended_or_expired_session_is_not_live(session, clock, hospital: Org):
-    ended = start(session, clock, hospital.nurse)
-    lapsing = start(session, clock, hospital.nurse)
-
-    auth.end_session(session, session_id=ended, clock=clock)
-    auth.end_session(session, session_id=ended, clock=clock)  # idempotent
-
-    assert not auth.session_is_live(session, session_id=ended, clock=clock)
-    assert auth.session_is_live(session, session_id=lapsing, clock=clock)
-    clock.advance(days=1)
-    assert not auth.session_is_live(session, session_id=lapsing, clock=clock)
-    assert not auth.session_is_live(session, session_id="no-such-session", clock=clock)
 
 
 # --- leaders ---------------------------------------------------------------------------
