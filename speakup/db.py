@@ -5,16 +5,24 @@ transactions that really begin before their first read (pysqlite defers ``BEGIN`
 first write, so a read-then-write transaction could see a stale snapshot).  Sessions meant for
 writing begin with ``BEGIN IMMEDIATE`` so that concurrent writers queue on the busy timeout
 instead of failing when they upgrade their lock.
+
+A database that hangs must cost a request a few seconds and a 503, never a worker: the app's
+engine gets connect, statement, pool and busy timeouts (:class:`Timeouts`) well under gunicorn's
+30 s worker timeout.  Commands and migrations keep the drivers' defaults, as they may run long.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+if TYPE_CHECKING:
+    from speakup.settings import Settings
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -24,7 +32,35 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_BUSY_TIMEOUT_MS = 10_000  # commands and migrations; the app uses its setting
+# TCP keepalives on PostgreSQL connections: a server host that vanishes (no RST) is noticed
+# within about idle + tcp_user_timeout seconds instead of the kernel's two hours.
+PG_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 3,
+                 "keepalives_count": 3}
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long the database may keep a caller waiting; ``None`` keeps the driver's default.
+
+    ``connect_s`` is libpq's ``connect_timeout`` (psycopg waits at least 2 s), ``statement_ms``
+    PostgreSQL's ``statement_timeout`` and, as ``tcp_user_timeout``, how long sent data may go
+    unacknowledged; ``pool_s`` is the wait for a pooled connection and ``sqlite_busy_ms`` the
+    wait for SQLite's write lock.
+    """
+
+    connect_s: int | None = None
+    statement_ms: int | None = None
+    pool_s: int | None = None
+    sqlite_busy_ms: int = SQLITE_BUSY_TIMEOUT_MS
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Timeouts:
+        """The timeouts for serving requests."""
+        return cls(connect_s=settings.db_connect_timeout,
+                   statement_ms=settings.db_statement_timeout_ms,
+                   pool_s=settings.db_pool_timeout,
+                   sqlite_busy_ms=settings.sqlite_busy_timeout_ms)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -53,22 +89,49 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime()}
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, timeouts: Timeouts | None = None, **kwargs: Any) -> Engine:
     """An engine for ``url``; statement parameters never appear in error messages or logs."""
+    timeouts = timeouts or Timeouts()
+    if timeouts.pool_s is not None and not _sqlite_in_memory(url):
+        kwargs.setdefault("pool_timeout", timeouts.pool_s)
     if url.startswith("sqlite"):
         engine = create_engine(url, hide_parameters=True, **kwargs)
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, busy_timeout_ms=timeouts.sqlite_busy_ms)
         return engine
+    kwargs["connect_args"] = {**postgres_connect_args(url, timeouts),
+                              **kwargs.get("connect_args", {})}
     return create_engine(url, hide_parameters=True, pool_pre_ping=True, **kwargs)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def postgres_connect_args(url: str, timeouts: Timeouts) -> dict[str, Any]:
+    """libpq parameters that bound every wait; a parameter given in the URL wins."""
+    query = make_url(url).query
+    args: dict[str, Any] = {}
+    if timeouts.connect_s is not None:
+        args["connect_timeout"] = timeouts.connect_s
+    if timeouts.statement_ms is not None:
+        args.update(PG_KEEPALIVES, tcp_user_timeout=timeouts.statement_ms)
+        # Before the URL's own options, so that a statement_timeout set there wins.
+        options = f"-c statement_timeout={timeouts.statement_ms}"
+        if isinstance(query.get("options"), str):
+            options = f"{options} {query['options']}"
+        args["options"] = options
+    return {k: v for k, v in args.items() if k == "options" or k not in query}
+
+
+def _sqlite_in_memory(url: str) -> bool:
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and (
+        parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory")
+
+
+def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control away from pysqlite; the "begin" hook below issues BEGIN.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         cursor.execute("PRAGMA journal_mode = WAL")
         # NORMAL in WAL mode survives application crashes; a power cut may lose the last
         # transactions.  FULL cost about 30% of write throughput with much worse tails.
@@ -85,9 +148,11 @@ def _configure_sqlite(engine: Engine) -> None:
 class Database:
     """The engine and the two session factories the app and the CLI use."""
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    def __init__(self, url: str, *, timeouts: Timeouts | None = None,
+                 **engine_kwargs: Any) -> None:
         self.url = url
-        self.engine = make_engine(url, **engine_kwargs)
+        self.timeouts = timeouts or Timeouts()
+        self.engine = make_engine(url, timeouts=self.timeouts, **engine_kwargs)
         self.read_sessions = sessionmaker(self.engine, expire_on_commit=False)
         writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         self.write_sessions = sessionmaker(writer, expire_on_commit=False)

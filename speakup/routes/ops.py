@@ -7,7 +7,7 @@ from pathlib import Path
 import swagger_ui_bundle
 from flask import Blueprint, Response, current_app, render_template_string, send_from_directory
 
-from speakup import migrate
+from speakup import readiness
 from speakup.problems import problem
 
 bp = Blueprint("ops", __name__)
@@ -54,16 +54,12 @@ def healthz() -> dict[str, str]:
 
 @bp.get("/readyz")
 def readyz() -> Response | dict[str, str]:
-    """The database answers and carries the newest migration."""
-    database = current_app.extensions["speakup.db"]
-    try:
-        current = migrate.current_revision(database.engine)
-    except Exception:  # noqa: BLE001 - any failure to reach the database means "not ready"
-        return problem(503, "Not ready", "The database is not reachable.",
-                       headers={"Retry-After": "5"})
-    if current != migrate.head_revision():
-        return problem(503, "Not ready", "The database is not migrated; run "
-                       "`speakup db upgrade`.", headers={"Retry-After": "30"})
+    """Within two seconds: the database answers, carries the newest migration and takes
+    writes; otherwise a 503 problem saying which of these failed."""
+    not_ready = readiness.check(current_app.extensions["speakup.db"])
+    if not_ready is not None:
+        return problem(503, "Not ready", not_ready.detail,
+                       headers={"Retry-After": str(not_ready.retry_after)})
     return {"status": "ready"}
 
 

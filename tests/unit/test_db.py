@@ -63,3 +63,38 @@ def test_naive_datetimes_are_refused(session, hospital):
     unit.created_at = datetime(2026, 5, 1, 12, 0)  # noqa: DTZ001 - the point of the test
     with pytest.raises(StatementError):
         session.commit()
+
+
+def test_the_apps_sqlite_engine_waits_for_the_write_lock_as_configured(sqlite_db: Database,
+                                                                       settings):
+    with sqlite_db.engine.connect() as connection:
+        busy = connection.execute(text("PRAGMA busy_timeout")).scalar()
+    assert busy == settings.sqlite_busy_timeout_ms < 30_000
+
+
+def test_the_apps_postgresql_sessions_carry_the_statement_timeout(database: Database, settings):
+    if database.is_sqlite:
+        pytest.skip("PostgreSQL settings")
+    with database.engine.connect() as connection:
+        timeout = connection.execute(text("SHOW statement_timeout")).scalar()
+        client = connection.connection.dbapi_connection.info.get_parameters()
+    assert timeout == f"{settings.db_statement_timeout_ms // 1000}s"
+    assert client["connect_timeout"] == str(settings.db_connect_timeout)
+    assert client["tcp_user_timeout"] == str(settings.db_statement_timeout_ms)
+    assert client["keepalives"] == "1"
+
+
+def test_postgresql_connect_arguments_bound_every_wait_and_keep_the_urls_own():
+    from speakup.db import Timeouts, postgres_connect_args
+
+    timeouts = Timeouts(connect_s=3, statement_ms=5000, pool_s=3)
+    args = postgres_connect_args("postgresql+psycopg://u@h/db", timeouts)
+    assert args["connect_timeout"] == 3 and args["tcp_user_timeout"] == 5000
+    assert args["options"] == "-c statement_timeout=5000" and args["keepalives"] == 1
+    own = postgres_connect_args(
+        "postgresql+psycopg://u@h/db?connect_timeout=10&options=-c%20statement_timeout%3D9000",
+        timeouts)
+    assert "connect_timeout" not in own  # the URL's 10 s stands
+    # The URL's own statement_timeout comes last, so it wins.
+    assert own["options"] == "-c statement_timeout=5000 -c statement_timeout=9000"
+    assert postgres_connect_args("postgresql+psycopg://u@h/db", Timeouts()) == {}

@@ -96,3 +96,19 @@ def test_the_secret_is_created_without_hard_links_too(tmp_path, monkeypatch):
     assert Settings.from_env({"SPEAKUP_INSTANCE_PATH": str(tmp_path)}).secret_key == \
         first.secret_key
     assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]
+
+
+def test_database_timeouts_default_to_a_few_seconds_and_can_be_set(tmp_path):
+    defaults = Settings.from_env({"SPEAKUP_INSTANCE_PATH": str(tmp_path)})
+    assert (defaults.db_connect_timeout, defaults.db_statement_timeout_ms,
+            defaults.db_pool_timeout, defaults.sqlite_busy_timeout_ms) == (3, 5000, 3, 5000)
+    tuned = Settings.from_env({"SPEAKUP_INSTANCE_PATH": str(tmp_path),
+                               "SPEAKUP_DB_CONNECT_TIMEOUT": "2",
+                               "SPEAKUP_DB_STATEMENT_TIMEOUT_MS": "2500",
+                               "SPEAKUP_DB_POOL_TIMEOUT": "1",
+                               "SPEAKUP_SQLITE_BUSY_TIMEOUT_MS": "1500"})
+    assert (tuned.db_connect_timeout, tuned.db_statement_timeout_ms,
+            tuned.db_pool_timeout, tuned.sqlite_busy_timeout_ms) == (2, 2500, 1, 1500)
+    with pytest.raises(ConfigError, match="SPEAKUP_DB_STATEMENT_TIMEOUT_MS"):
+        Settings.from_env({"SPEAKUP_INSTANCE_PATH": str(tmp_path),
+                           "SPEAKUP_DB_STATEMENT_TIMEOUT_MS": "0"})
