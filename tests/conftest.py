@@ -87,6 +87,7 @@ def database(app: Flask, clock: SettableClock) -> Iterator[Database]:
             [{"id": key, "label": label, "active": True, "position": i}
              for i, (key, label) in enumerate(DEFAULT_CATEGORIES, start=1)],
         )
+    app.extensions["speakup.limiter"].reset()  # every test starts with fresh counters
     yield db
 
 

@@ -47,3 +47,14 @@ def assert_problem(response: Any, status: int) -> dict[str, Any]:
     assert body["status"] == status and body["title"] and body["type"]
     return body
 
+
+
+def fresh_window(length: int = 60, needed: float = 10) -> None:
+    """Rate-limit windows are aligned to the clock: wait for a new one when fewer than
+    ``needed`` seconds are left of the current ``length``-second window, so that a test's
+    requests all fall into one window."""
+    import time
+
+    left = length - time.time() % length
+    if left < needed:
+        time.sleep(left + 0.05)

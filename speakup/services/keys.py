@@ -12,6 +12,8 @@ class Keys:
     jwt: str = field(repr=False)
     receipt: bytes = field(repr=False)
     idempotency: bytes = field(repr=False)
+    ratelimit: bytes = field(repr=False)
+    cursor: bytes = field(repr=False)
 
     @classmethod
     def from_secret(cls, secret: str) -> Keys:
@@ -22,6 +24,8 @@ class Keys:
             jwt=derive("speakup jwt v1").hex(),
             receipt=derive("speakup receipt v1"),
             idempotency=derive("speakup idempotency v1"),
+            ratelimit=derive("speakup ratelimit v1"),
+            cursor=derive("speakup cursor v1"),
         )
 
 
