@@ -21,7 +21,7 @@ run: $(STAMP)
 	$(BIN)/speakup serve --bind 127.0.0.1:8000
 
 lint: $(STAMP)
-	$(BIN)/ruff check speakup tests migrations
+	$(BIN)/ruff check speakup tests migrations bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

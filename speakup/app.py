@@ -17,6 +17,7 @@ API_DESCRIPTION = (
     "minute, named or truly anonymous, and shows them that somebody listened.  Errors are "
     "RFC 9457 problems (`application/problem+json`)."
 )
+ROUTE_KEY = "speakup.route"  # read by speakup.serving's access log
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 DOCS_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -26,9 +27,10 @@ DOCS_CSP = (
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Flask:
     """The one place that wires speakup together."""
-    from speakup import problems, routes
-    from speakup.db import Database
+    from speakup import problems, ratelimits, routes
+    from speakup.db import Database, Timeouts
     from speakup.extensions import Api, jwt
+    from speakup.jsonbody import JSONProvider
     from speakup.routes.ops import bp as ops_bp
     from speakup.services.keys import Keys
     from speakup.services.passwords import Passwords
@@ -57,9 +59,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             },
         },
     )
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json = JSONProvider(app)  # strict reading: every body it refuses is a 400
     app.extensions["speakup.settings"] = settings
-    app.extensions["speakup.db"] = Database(settings.database_url)
+    app.extensions["speakup.db"] = Database(settings.database_url,
+                                            timeouts=Timeouts.from_settings(settings))
     app.extensions["speakup.clock"] = clock or SystemClock()
     app.extensions["speakup.keys"] = keys
     app.extensions["speakup.passwords"] = Passwords(
@@ -76,6 +79,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     routes.register(api)
     app.register_blueprint(ops_bp)
     problems.register(app)
+    app.extensions["speakup.limiter"] = ratelimits.init_app(app, settings)
+    if settings.proxy_count:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Only the address the trusted proxies saw; no other forwarded header is believed.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_count,  # type: ignore[method-assign]
+                                x_proto=0, x_host=0, x_port=0, x_prefix=0)
     app.before_request(_check_body)
     app.url_value_preprocessor(_check_path_values)
     app.after_request(_security_headers)
@@ -112,6 +122,12 @@ def _check_path_values(_endpoint: str | None, values: dict[str, Any] | None) -> 
 
 
 def _security_headers(response: Response) -> Response:
+    if request.url_rule is not None:
+        # The access log names the route, never the ids in the path.
+        request.environ[ROUTE_KEY] = request.url_rule.rule
+        if request.method == "OPTIONS" and response.status_code == 200:
+            # Flask's automatic answer is an empty text/html 200; say just what is allowed.
+            response = Response(status=204, headers={"Allow": response.headers["Allow"]})
     headers = response.headers
     headers.setdefault("Cache-Control", "no-store")
     headers["X-Content-Type-Options"] = "nosniff"
@@ -131,15 +147,11 @@ def _close_session(_exc: BaseException | None) -> None:
 
 def _jwt_callbacks(app: Flask) -> None:
     from speakup.extensions import jwt
-    from speakup.routes.common import clock, db
-    from speakup.services.auth import session_is_live
+    from speakup.routes.tokens import refused
 
     @jwt.token_in_blocklist_loader
     def _revoked(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
-        sid = payload.get("sid")
-        if sid is None:
-            return payload.get("scope") != "followup"
-        return not session_is_live(db(write=False), session_id=str(sid), clock=clock())
+        return refused(payload)
 
     # flask-jwt-extended would answer {"msg": ...}, and 422 for some bad tokens.
     invalid = "The bearer token is not valid here."

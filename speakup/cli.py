@@ -1,4 +1,4 @@
-"""The ``speakup`` command: serve, db upgrade, create-user, demo, openapi."""
+"""The ``speakup`` command: serve, db upgrade, create-user, purge, demo, openapi."""
 
 from __future__ import annotations
 
@@ -30,13 +30,19 @@ def main() -> None:
 @main.command()
 @click.option("--bind", default="127.0.0.1:8000", show_default=True, help="Address:port.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
-              help="Sync workers (default: 2 per core).")
-def serve(bind: str, workers: int | None) -> None:
+              help="Worker processes (default: 2 per core).")
+@click.option("--worker-class", type=click.Choice(["gevent", "sync"]), default="gevent",
+              show_default=True,
+              help="gevent: slow or idle clients cost a greenlet, not a worker.  sync: one "
+                   "request per worker; only behind a proxy that buffers whole requests.")
+def serve(bind: str, workers: int | None, worker_class: str) -> None:
     """Run the API under gunicorn."""
     from speakup.serving import Server, gunicorn_options
 
     settings = _settings()  # fail fast in the master, before any worker starts
-    Server(settings, gunicorn_options(bind, workers or 2 * (os.cpu_count() or 1))).run()
+    options = gunicorn_options(bind, workers or 2 * (os.cpu_count() or 1),
+                               gevent=worker_class == "gevent")
+    Server(settings, options).run()
 
 
 # --- db --------------------------------------------------------------------------------
@@ -93,6 +99,28 @@ def create_user(email: str, name: str, roles: tuple[str, ...], unit_id: str | No
         except ServiceError as error:
             raise click.ClickException(error.detail) from None
     click.echo(user.id)
+
+
+# --- purge -----------------------------------------------------------------------------
+
+
+@main.command()
+def purge() -> None:
+    """Delete what is kept only for a while (expired Idempotency-Keys, expired deny-list
+    entries); run it from cron, e.g. hourly."""
+    from speakup.db import Database
+    from speakup.services import retention
+    from speakup.services.clock import SystemClock
+
+    settings = _settings()
+    database = Database(settings.database_url)
+    try:
+        with database.session() as session:
+            counts = retention.purge(session, now=SystemClock().now())
+    finally:
+        database.dispose()
+    for name, count in counts.items():
+        click.echo(f"{name}: {count} deleted")
 
 
 # --- demo ------------------------------------------------------------------------------

@@ -11,7 +11,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, json
-from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    DataError,
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    OperationalError,
+)
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
@@ -26,12 +32,15 @@ TYPES = {
     403: "/problems/forbidden",
     404: "/problems/not-found",
     405: "/problems/method-not-allowed",
+    408: "/problems/request-timeout",
     409: "/problems/conflict",
     411: "/problems/length-required",
     413: "/problems/body-too-large",
+    414: "/problems/uri-too-long",
     415: "/problems/unsupported-media-type",
     422: "/problems/validation",
     429: "/problems/rate-limited",
+    431: "/problems/header-fields-too-large",
     500: "/problems/internal",
     503: "/problems/unavailable",
 }
@@ -129,6 +138,16 @@ def register(app: Flask) -> None:
         log.warning("database unavailable: %s", type(getattr(error, "orig", error)).__name__)
         return problem(503, "Service unavailable", "The database is not reachable just now.",
                        headers={"Retry-After": "5"})
+
+    @app.errorhandler(InternalError)
+    def _read_only(error: InternalError) -> Response:
+        # A hot standby, or default_transaction_read_only: writes fail until that ends.
+        if getattr(error.orig, "sqlstate", None) != "25006":  # read_only_sql_transaction
+            log.error("database error: %s", type(error.orig).__name__)
+            return problem(500, "Internal server error", "Something went wrong on our side.")
+        log.warning("database read-only: %s", type(error.orig).__name__)
+        return problem(503, "Service unavailable", "The database takes no writes just now.",
+                       headers={"Retry-After": "30"})
 
     @app.errorhandler(IntegrityError)
     def _lost_race(error: IntegrityError) -> Response:

@@ -13,9 +13,17 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 MIN_SECRET_BYTES = 32
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+RATE_LIMITS = (
+    "ratelimit_login_per_account",
+    "ratelimit_login_per_client",
+    "ratelimit_followup_per_client",
+    "ratelimit_followup_global",
+    "ratelimit_intake_per_client",
+)
 
 
 class ConfigError(RuntimeError):
@@ -37,12 +45,34 @@ class Settings:
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 64 * 1024
     argon2_parallelism: int = 1
+    # Database waits, all well under gunicorn's 30 s worker timeout: a database that hangs or
+    # is locked costs a request a few seconds and a 503, not a worker.
+    db_connect_timeout: int = 3  # seconds; PostgreSQL's client waits at least 2
+    db_statement_timeout_ms: int = 5000  # PostgreSQL statement_timeout
+    db_pool_timeout: int = 3  # seconds to wait for a free pooled connection
+    sqlite_busy_timeout_ms: int = 5000  # how long a writer queues for SQLite's write lock
+    # Rate limits ("N per M minutes"; README, "Rate limits").  Counters live in memory unless
+    # a Redis URL is given, which makes every limit hold across workers and machines.
+    ratelimit_storage_url: str = "memory://"
+    ratelimit_login_per_account: str = "10 per 15 minutes"
+    ratelimit_login_per_client: str = "30 per minute"
+    ratelimit_followup_per_client: str = "10 per 10 minutes"
+    ratelimit_followup_global: str = "300 per minute"
+    ratelimit_intake_per_client: str = "30 per hour"
+    # Reverse proxies in front of speakup whose X-Forwarded-For is trusted (0: none).
+    proxy_count: int = 0
+    # Seconds a client may take to send a request's body once its head has arrived.
+    body_timeout_seconds: int = 20
 
     def __post_init__(self) -> None:
         if len(self.secret_key.encode()) < MIN_SECRET_BYTES:
             raise ConfigError(f"the secret key must have at least {MIN_SECRET_BYTES} bytes")
         if self.log_level not in LOG_LEVELS:
             raise ConfigError(f"SPEAKUP_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+        for name in RATE_LIMITS:
+            _check_limit(name, getattr(self, name))
+        if not self.ratelimit_storage_url.startswith(("memory://", "redis://", "rediss://")):
+            raise ConfigError("SPEAKUP_RATELIMIT_STORAGE_URL must be memory:// or a redis:// URL")
 
     @property
     def is_production(self) -> bool:
@@ -73,6 +103,8 @@ class Settings:
             secret = instance_secret(instance)
         elif len(secret.encode()) < MIN_SECRET_BYTES:
             raise ConfigError(f"SPEAKUP_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes")
+        limits: dict[str, Any] = {name: value for name in RATE_LIMITS
+                                   if (value := env.get(_env_name(name), "").strip())}
         return cls(
             env=mode,
             database_url=database_url,
@@ -82,7 +114,18 @@ class Settings:
             refresh_token_days=_int(env, "SPEAKUP_REFRESH_TOKEN_DAYS", 14, 1, 90),
             followup_token_minutes=_int(env, "SPEAKUP_FOLLOWUP_TOKEN_MINUTES", 15, 1, 24 * 60),
             max_body_bytes=_int(env, "SPEAKUP_MAX_BODY_BYTES", 64 * 1024, 1024, 1024 * 1024),
+            db_connect_timeout=_int(env, "SPEAKUP_DB_CONNECT_TIMEOUT", 3, 1, 60),
+            db_statement_timeout_ms=_int(env, "SPEAKUP_DB_STATEMENT_TIMEOUT_MS", 5000, 100,
+                                         60_000),
+            db_pool_timeout=_int(env, "SPEAKUP_DB_POOL_TIMEOUT", 3, 1, 60),
+            sqlite_busy_timeout_ms=_int(env, "SPEAKUP_SQLITE_BUSY_TIMEOUT_MS", 5000, 100,
+                                        60_000),
             log_level=env.get("SPEAKUP_LOG_LEVEL", "INFO").strip().upper(),
+            ratelimit_storage_url=env.get("SPEAKUP_RATELIMIT_STORAGE_URL", "").strip()
+            or "memory://",
+            proxy_count=_int(env, "SPEAKUP_PROXY_COUNT", 0, 0, 5),
+            body_timeout_seconds=_int(env, "SPEAKUP_BODY_TIMEOUT_SECONDS", 20, 1, 300),
+            **limits,
         )
 
 
@@ -126,6 +169,22 @@ def _write_once(path: Path, text: str) -> None:
             handle.write(text)
     finally:
         os.unlink(draft)
+
+
+def _env_name(setting: str) -> str:
+    return "SPEAKUP_" + setting.upper()
+
+
+def _check_limit(name: str, value: str) -> None:
+    """A single limit such as "10 per 15 minutes" (limits' notation), with a whole window."""
+    from limits import parse_many
+
+    try:
+        items = parse_many(value)
+    except ValueError:
+        items = []
+    if len(items) != 1 or items[0].amount < 1:
+        raise ConfigError(f'{_env_name(name)} must be one limit such as "10 per 15 minutes"')
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,8 +32,8 @@ class Server:
     env: dict[str, str]
 
     def call(self, method: str, path: str, body: object | None = None,
-             token: str | None = None, headers: dict[str, str] | None = None
-             ) -> tuple[int, dict]:
+             token: str | None = None, headers: dict[str, str] | None = None,
+             timeout: float = 10) -> tuple[int, dict]:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.base + path, data=data, method=method)
         request.add_header("User-Agent", USER_AGENT)
@@ -43,7 +45,7 @@ class Server:
         for key, value in (headers or {}).items():
             request.add_header(key, value)
         try:
-            with urllib.request.urlopen(request, timeout=10) as response:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
                 raw = response.read()
                 return response.status, json.loads(raw) if raw else {}
         except urllib.error.HTTPError as error:
@@ -68,7 +70,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     home = tmp_path_factory.mktemp("e2e")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPEAKUP_")}
     env.update(SPEAKUP_INSTANCE_PATH=str(home / "instance"),
-               SPEAKUP_DATABASE_URL=f"sqlite:///{home / 'e2e.db'}")
+               SPEAKUP_DATABASE_URL=f"sqlite:///{home / 'e2e.db'}",
+               SPEAKUP_BODY_TIMEOUT_SECONDS="2")
     run_cli(env, "db", "upgrade")
     log = home / "server.log"
     port = free_port()
@@ -150,3 +153,86 @@ def test_logs_carry_no_client_address_or_user_agent(server: Server):
     assert '"GET /healthz"' in text and "Invalid request from ip=-" in text, text
     for secret in ("127.0.0.1 -", "ip=127.0.0.1", ADDRESS, USER_AGENT):
         assert secret not in text
+
+
+def raw(server: Server, request: bytes, *, wait: float = 10) -> tuple[int, dict[str, str], bytes]:
+    """Send ``request`` as bytes; the status, headers and body of the answer."""
+    host, port = server.base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=wait) as sock:
+        sock.sendall(request)
+        data = b""
+        while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < int(
+                re.search(rb"(?i)content-length: *(\d+)", data).group(1)  # type: ignore[union-attr]
+                if re.search(rb"(?i)content-length:", data) else 0):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+    return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, body
+
+
+@pytest.mark.parametrize(("request_bytes", "status"), [
+    (b"GET /api/v1/reports?cursor=" + b"A" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+    (b"GET /api/v1/units HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n", 431),
+    (b"GARBAGE\r\n\r\n", 400),
+    (b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+     b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+])
+def test_what_gunicorn_refuses_is_problem_json(server: Server, request_bytes: bytes,
+                                               status: int):
+    code, headers, body = raw(server, request_bytes)
+    assert code == status
+    assert headers["content-type"] == "application/problem+json"
+    problem = json.loads(body)
+    assert problem["status"] == status and problem["title"]
+    assert b"AAAA" not in body and b"aaaa" not in body  # nothing of the request echoed
+
+
+def test_a_body_that_never_arrives_is_408_not_a_held_worker(server: Server):
+    host, port = server.base.removeprefix("http://").split(":")
+    started = time.monotonic()
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: 60000\r\n\r\n{")
+        answer = b""
+        while chunk := sock.recv(65536):  # until the server closes the connection
+            answer += chunk
+    assert time.monotonic() - started < 6  # SPEAKUP_BODY_TIMEOUT_SECONDS=2 here
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 ")
+    assert b"Content-Type: application/problem+json" in head
+    assert json.loads(body)["status"] == 408
+
+
+def test_options_is_204_with_allow(server: Server):
+    code, headers, body = raw(server, b"OPTIONS /api/v1/units HTTP/1.1\r\nHost: x\r\n"
+                              b"Connection: close\r\n\r\n")
+    assert code == 204 and body == b""
+    assert set(headers["allow"].split(", ")) >= {"GET", "POST", "OPTIONS"}
+
+
+def test_access_log_escapes_paths_and_names_routes_not_ids(server: Server):
+    forged = '[02/Dec/2026:09:99:99 +0000] "POST /api/v1/auth/login" 200 767 150ms'
+    quoted = urllib.parse.quote(forged)
+    for path in (f"/api/v1/reports/x%0a{quoted}", f"/nowhere/x%0d%0a{quoted}",
+                 "/nowhere/nul%00byte", "/api/v1/reports/SECRET-REPORT-ID",
+                 "/api/v1/reportz/SECRET-TYPO-ID"):
+        server.call("GET", path)
+    time.sleep(0.5)  # let gunicorn flush its log lines
+    text = server.log.read_text()
+    assert "\x00" not in text
+    lines = text.splitlines()
+    assert not any(line.startswith("[02/Dec/2026:09:99:99") for line in lines), text
+    assert not any("09:99:99" in line and "\\x0a" not in line and "\\x0d" not in line
+                   for line in lines), text
+    assert '"GET /api/v1/reports/<report_id>" 401' in text
+    assert "SECRET-REPORT-ID" not in text and "SECRET-TYPO-ID" not in text
+    assert '"GET /api/v1/reportz/..." 404' in text  # unrouted API paths: no ids either
+    assert "/nowhere/nul\\x00byte" in text
+    # Each access line is time, request, status and duration: no response size.
+    access = [line for line in lines if '"GET /healthz"' in line]
+    assert access and all(re.fullmatch(r'\[[^]]+\] "GET /healthz" 200 \d+ms', line)
+                          for line in access), access

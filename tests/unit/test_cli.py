@@ -65,4 +65,4 @@ def test_serve_logs_no_client_address_user_agent_or_referrer():
     # request header (X-Forwarded-For, Authorization...).
     for identifying in ("%(h)s", "%(a)s", "%(f)s", "%(u)s", "}i"):
         assert identifying not in ACCESS_LOG_FORMAT
-    assert options["worker_class"] == "sync" and options["workers"] == 2
+    assert options["worker_class"] == "speakup.serving.Worker" and options["workers"] == 2
