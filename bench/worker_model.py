@@ -18,8 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.e2e.test_serve import run_cli
-from tests.e2e.test_slow_clients import scratch_database, serve
+from tests.e2e.server import run_cli, scratch_database, serve
 
 LUA = """wrk.method = "POST"
 wrk.body = '{body}'

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_serve import free_port
-from tests.e2e.test_slow_clients import serve
+from tests.e2e.server import free_port, serve
 from tests.support import fresh_window
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_serve import Server
-from tests.e2e.test_slow_clients import serve
+from tests.e2e.server import Server, serve
 
 REDIS_URL = os.environ.get("SPEAKUP_TEST_REDIS_URL", "")
 pytestmark = pytest.mark.skipif(not REDIS_URL, reason="SPEAKUP_TEST_REDIS_URL is not set")

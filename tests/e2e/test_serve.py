@@ -3,102 +3,25 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import signal
 import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-SPEAKUP = shutil.which("speakup", path=str(Path(sys.executable).parent)) or "speakup"
-USER_AGENT = "E2E-Distinctive-Agent/4.2"
-ADDRESS = "198.51.100.23"
-
-
-@dataclass
-class Server:
-    base: str
-    log: Path
-    env: dict[str, str]
-
-    def call(self, method: str, path: str, body: object | None = None,
-             token: str | None = None, headers: dict[str, str] | None = None,
-             timeout: float = 10) -> tuple[int, dict]:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.base + path, data=data, method=method)
-        request.add_header("User-Agent", USER_AGENT)
-        request.add_header("X-Forwarded-For", ADDRESS)
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
-        if token:
-            request.add_header("Authorization", f"Bearer {token}")
-        for key, value in (headers or {}).items():
-            request.add_header(key, value)
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                raw = response.read()
-                return response.status, json.loads(raw) if raw else {}
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read() or b"{}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def run_cli(env: dict[str, str], *args: str, stdin: str = "") -> str:
-    result = subprocess.run([SPEAKUP, *args], input=stdin, env=env, capture_output=True,
-                            text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+from tests.e2e.server import ADDRESS, USER_AGENT, Server, run_cli, serve
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     home = tmp_path_factory.mktemp("e2e")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SPEAKUP_")}
-    env.update(SPEAKUP_INSTANCE_PATH=str(home / "instance"),
-               SPEAKUP_DATABASE_URL=f"sqlite:///{home / 'e2e.db'}",
-               SPEAKUP_BODY_TIMEOUT_SECONDS="2")
-    run_cli(env, "db", "upgrade")
-    log = home / "server.log"
-    port = free_port()
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [SPEAKUP, "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
-        )
-    server = Server(f"http://127.0.0.1:{port}", log, env)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if server.call("GET", "/readyz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "server did not become ready"
-            time.sleep(0.2)
-        yield server
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with serve(f"sqlite:///{home / 'e2e.db'}", home, "--workers", "2",
+               settings={"SPEAKUP_BODY_TIMEOUT_SECONDS": "2"}) as running:
+        yield running
 
 
 def test_submit_follow_up_and_read_over_http(server: Server):

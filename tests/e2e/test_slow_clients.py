@@ -12,16 +12,13 @@ from __future__ import annotations
 import os
 import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.e2e.test_serve import SPEAKUP, Server, free_port, run_cli
+from tests.e2e.server import Server, run_cli, scratch_database, serve
 
 SLOW_CONNECTIONS = 200
 MEASURE_SECONDS = 12.0
@@ -74,41 +71,6 @@ class SlowClients:
             sock.close()
 
 
-@contextmanager
-def serve(database_url: str, home: Path, *options: str,
-          settings: dict[str, str] | None = None) -> Iterator[Server]:
-    """`speakup serve` as the README runs it (default workers) on ``database_url``, with
-    ``SPEAKUP_*`` ``settings`` added."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SPEAKUP_")}
-    env.update(SPEAKUP_INSTANCE_PATH=str(home / "instance"), SPEAKUP_DATABASE_URL=database_url,
-               SPEAKUP_RATELIMIT_INTAKE_PER_CLIENT="100000 per hour", **(settings or {}))
-    run_cli(env, "db", "upgrade")
-    log = home / "server.log"
-    port = free_port()
-    with log.open("w") as out:
-        process = subprocess.Popen([SPEAKUP, "serve", "--bind", f"127.0.0.1:{port}", *options],
-                                   env=env, stdout=out, stderr=subprocess.STDOUT)
-    server = Server(f"http://127.0.0.1:{port}", log, env)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if server.call("GET", "/readyz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "server did not become ready"
-            time.sleep(0.2)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=25)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
 def p99(values: list[float]) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[98]
 
@@ -157,28 +119,6 @@ def report(label: str, times: dict[str, list[float]]) -> str:
         f"{label} {name}: n={len(values)} median={statistics.median(values) * 1000:.0f} ms "
         f"p99={p99(values) * 1000:.0f} ms max={max(values) * 1000:.0f} ms"
         for name, values in times.items())
-
-
-@contextmanager
-def scratch_database(base_url: str | None, home: Path) -> Iterator[str]:
-    """A new, empty database beside the test database (SQLite file, or PostgreSQL)."""
-    if not base_url:
-        yield f"sqlite:///{home / 'slow.db'}"
-        return
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    url = make_url(base_url)
-    name = f"{url.database}_slow_{os.getpid()}"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_slow_clients_do_not_starve_health_or_submissions(tmp_path: Path):
