@@ -11,14 +11,16 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from flask import Flask
 
+    from speakup.runtime import Runtime
     from speakup.services.clock import Clock
     from speakup.settings import Settings
 
 __all__ = ["create_app"]
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Flask:
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
+               runtime: Runtime | None = None) -> Flask:
     """The one place that wires speakup together (see :mod:`speakup.app`)."""
     from speakup.app import create_app as build
 
-    return build(settings, clock=clock)
+    return build(settings, clock=clock, runtime=runtime)

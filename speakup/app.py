@@ -9,7 +9,8 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 
-from speakup.services.clock import Clock, SystemClock
+from speakup.runtime import Runtime
+from speakup.services.clock import Clock
 from speakup.settings import Settings
 
 API_DESCRIPTION = (
@@ -17,6 +18,7 @@ API_DESCRIPTION = (
     "minute, named or truly anonymous, and shows them that somebody listened.  Errors are "
     "RFC 9457 problems (`application/problem+json`)."
 )
+RUNTIME_KEY = "speakup"  # app.extensions[RUNTIME_KEY] is the Runtime
 ROUTE_KEY = "speakup.route"  # read by speakup.serving's access log
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 DOCS_CSP = (
@@ -25,20 +27,21 @@ DOCS_CSP = (
 )
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Flask:
-    """The one place that wires speakup together."""
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
+               runtime: Runtime | None = None) -> Flask:
+    """The one place that wires speakup together, around a :class:`Runtime` (built here
+    from ``settings`` unless given)."""
     from speakup import problems, ratelimits, routes
-    from speakup.db import Database, Timeouts
     from speakup.extensions import Api, jwt
     from speakup.jsonbody import JSONProvider
     from speakup.routes.ops import bp as ops_bp
-    from speakup.services.keys import Keys
-    from speakup.services.passwords import Passwords
 
-    settings = settings or Settings.from_env()
+    if runtime is None:
+        runtime = Runtime.build(settings or Settings.from_env(), clock=clock, serving=True)
+    settings = runtime.settings
     _configure_logging(settings)
     app = Flask("speakup", instance_path=str(settings.instance_path))
-    keys = Keys.from_secret(settings.secret_key)
+    keys = runtime.keys
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         JWT_SECRET_KEY=keys.jwt,
@@ -60,16 +63,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         },
     )
     app.json = JSONProvider(app)  # strict reading: every body it refuses is a 400
-    app.extensions["speakup.settings"] = settings
-    app.extensions["speakup.db"] = Database(settings.database_url,
-                                            timeouts=Timeouts.from_settings(settings))
-    app.extensions["speakup.clock"] = clock or SystemClock()
-    app.extensions["speakup.keys"] = keys
-    app.extensions["speakup.passwords"] = Passwords(
-        time_cost=settings.argon2_time_cost,
-        memory_kib=settings.argon2_memory_kib,
-        parallelism=settings.argon2_parallelism,
-    )
+    app.extensions[RUNTIME_KEY] = runtime
 
     api = Api()
     api.init_app(app)

@@ -6,11 +6,14 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from speakup.settings import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from speakup.runtime import Runtime
 
 
 def _settings() -> Settings:
@@ -18,6 +21,13 @@ def _settings() -> Settings:
         return Settings.from_env()
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
+
+
+def _runtime() -> Runtime:
+    """What every command works with (the database keeps the drivers' own timeouts)."""
+    from speakup.runtime import Runtime
+
+    return Runtime.build(_settings())
 
 
 @click.group()
@@ -77,27 +87,22 @@ def upgrade() -> None:
 def create_user(email: str, name: str, roles: tuple[str, ...], unit_id: str | None,
                 password_stdin: bool) -> None:
     """Create a user; the password is read from standard input."""
-    from speakup.db import Database
     from speakup.services import org
-    from speakup.services.clock import SystemClock
     from speakup.services.errors import ServiceError
-    from speakup.services.passwords import Passwords
 
-    settings = _settings()
+    runtime = _runtime()
     password = sys.stdin.readline().rstrip("\r\n")
     if not 8 <= len(password) <= 1024:
         raise click.ClickException("the password must have 8 to 1024 characters")
-    database = Database(settings.database_url)
-    passwords = Passwords(time_cost=settings.argon2_time_cost,
-                          memory_kib=settings.argon2_memory_kib,
-                          parallelism=settings.argon2_parallelism)
-    with database.session() as session:
-        try:
-            user = org.create_user(session, clock=SystemClock(), passwords=passwords,
+    try:
+        with runtime.database.session() as session:
+            user = org.create_user(session, clock=runtime.clock, passwords=runtime.passwords,
                                    data=org.NewUser(email=email, name=name, password=password,
                                                     roles=list(roles), unit_id=unit_id))
-        except ServiceError as error:
-            raise click.ClickException(error.detail) from None
+    except ServiceError as error:
+        raise click.ClickException(error.detail) from None
+    finally:
+        runtime.close()
     click.echo(user.id)
 
 
@@ -108,17 +113,14 @@ def create_user(email: str, name: str, roles: tuple[str, ...], unit_id: str | No
 def purge() -> None:
     """Delete what is kept only for a while (expired Idempotency-Keys, expired deny-list
     entries); run it from cron, e.g. hourly."""
-    from speakup.db import Database
     from speakup.services import retention
-    from speakup.services.clock import SystemClock
 
-    settings = _settings()
-    database = Database(settings.database_url)
+    runtime = _runtime()
     try:
-        with database.session() as session:
-            counts = retention.purge(session, now=SystemClock().now())
+        with runtime.database.session() as session:
+            counts = retention.purge(session, now=runtime.clock.now())
     finally:
-        database.dispose()
+        runtime.close()
     for name, count in counts.items():
         click.echo(f"{name}: {count} deleted")
 
@@ -133,14 +135,16 @@ def purge() -> None:
 def demo(count: int | None) -> None:
     """A demo organisation, users and realistic report history."""
     from speakup import demo as demo_data
-    from speakup.db import Database
 
-    settings = _settings()
-    if settings.is_production:
+    runtime = _runtime()
+    if runtime.settings.is_production:
         raise click.ClickException("speakup demo refuses to run with SPEAKUP_ENV=production")
-    database = Database(settings.database_url)
     started = time.perf_counter()
-    result = demo_data.seed(database, settings=settings, reports=count, progress=_progress)
+    try:
+        result = demo_data.seed(runtime.database, settings=runtime.settings, reports=count,
+                                progress=_progress)
+    finally:
+        runtime.close()
     elapsed = time.perf_counter() - started
     if result.created_organisation:
         click.echo("Created the demo organisation.")

@@ -24,13 +24,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, request
 from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
 from limits import RateLimitItem
 from limits.strategies import STRATEGIES, FixedWindowRateLimiter
 from limits.util import WindowStats
 
+from speakup.routes.common import runtime
 from speakup.services.auth import normalise_email
 from speakup.settings import Settings
 
@@ -73,11 +74,6 @@ def seconds_left(item: RateLimitItem) -> int:
 STRATEGIES[STRATEGY] = AlignedWindowRateLimiter  # type: ignore[assignment]
 
 
-def _settings() -> Settings:
-    value: Settings = current_app.extensions["speakup.settings"]
-    return value
-
-
 def _day_key(secret: bytes, day: str) -> bytes:
     return hmac.new(secret, f"ratelimit-day:{day}".encode(), hashlib.sha256).digest()
 
@@ -97,7 +93,7 @@ def client_address() -> str:
 
 
 def _mac(purpose: str, value: str) -> bytes:
-    secret: bytes = current_app.extensions["speakup.keys"].ratelimit
+    secret = runtime().keys.ratelimit
     day = datetime.now(UTC).date().isoformat()
     # surrogatepass: whatever a client typed (even a lone surrogate) gets a key, never an error
     # that would make flask-limiter give up on its store.
@@ -147,7 +143,7 @@ def refused(response: Response) -> bool:
 
 def setting(name: str) -> Callable[[], str]:
     def value() -> str:
-        limit: str = getattr(_settings(), name)
+        limit: str = getattr(runtime().settings, name)
         return limit
 
     return value

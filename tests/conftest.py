@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from speakup import create_app, migrate
 from speakup.db import Base, Database
 from speakup.models import Category
+from speakup.runtime import Runtime
 from speakup.services import org
 from speakup.services.clock import SettableClock
 from speakup.services.keys import Keys
@@ -63,10 +64,16 @@ def session_clock() -> SettableClock:
 
 
 @pytest.fixture(scope="session")
-def app(settings: Settings, session_clock: SettableClock) -> Iterator[Flask]:
-    application = create_app(settings, clock=session_clock)
-    yield application
-    application.extensions["speakup.db"].dispose()
+def runtime(settings: Settings, session_clock: SettableClock) -> Iterator[Runtime]:
+    """What the app is built with, as the server builds it, but with a settable clock."""
+    built = Runtime.build(settings, clock=session_clock, serving=True)
+    yield built
+    built.close()
+
+
+@pytest.fixture(scope="session")
+def app(runtime: Runtime) -> Flask:
+    return create_app(runtime=runtime)
 
 
 @pytest.fixture()
@@ -76,9 +83,9 @@ def clock(session_clock: SettableClock) -> SettableClock:
 
 
 @pytest.fixture()
-def database(app: Flask, clock: SettableClock) -> Iterator[Database]:
+def database(app: Flask, runtime: Runtime, clock: SettableClock) -> Iterator[Database]:
     """The app's database, emptied before each test (default categories kept)."""
-    db: Database = app.extensions["speakup.db"]
+    db = runtime.database
     with db.engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(delete(table))
@@ -98,14 +105,13 @@ def session(database: Database) -> Iterator[Session]:
 
 
 @pytest.fixture()
-def keys(settings: Settings) -> Keys:
-    return Keys.from_secret(settings.secret_key)
+def keys(runtime: Runtime) -> Keys:
+    return runtime.keys
 
 
 @pytest.fixture()
-def passwords(app: Flask) -> Passwords:
-    value: Passwords = app.extensions["speakup.passwords"]
-    return value
+def passwords(runtime: Runtime) -> Passwords:
+    return runtime.passwords
 
 
 @pytest.fixture()

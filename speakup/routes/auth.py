@@ -12,14 +12,12 @@ from speakup.routes.common import (
     JSON_BODY,
     Blueprint,
     actor_from_token,
-    clock,
     current_user,
     db,
     end_reads,
-    passwords,
     problems,
     requires,
-    settings,
+    runtime,
 )
 from speakup.schemas.auth import LoginSchema, MeSchema, TokensSchema
 from speakup.services import auth, org
@@ -37,14 +35,14 @@ def login(body: dict[str, Any]) -> dict[str, Any]:
     """Trade e-mail and password for an access and a refresh token (one session)."""
     # Check the password (slow, on purpose) before taking the write lock.
     user = auth.authenticate(db(write=False), email=body["email"], password=body["password"],
-                             passwords=passwords())
-    rehashed = auth.fresher_hash(user, password=body["password"], passwords=passwords())
+                             passwords=runtime().passwords)
+    rehashed = auth.fresher_hash(user, password=body["password"], passwords=runtime().passwords)
     user_id, verified = user.id, user.password_hash
     end_reads()
     # Nothing is written for the session itself: only an outdated hash takes the write lock.
     epoch = auth.confirm_sign_in(db(write=rehashed is not None), user_id=user_id,
                                  verified_hash=verified, password_hash=rehashed)
-    ends_at = clock().now() + timedelta(days=settings().refresh_token_days)
+    ends_at = runtime().clock.now() + timedelta(days=runtime().settings.refresh_token_days)
     return tokens.session_tokens(user_id=user_id, session_id=auth.new_session_id(),
                                  epoch=epoch, ends_at=ends_at)
 

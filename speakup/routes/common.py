@@ -11,17 +11,15 @@ from flask import current_app, g, request
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
 from sqlalchemy.orm import Session
 
+from speakup.app import RUNTIME_KEY
 from speakup.jsonbody import BodyParser
 from speakup.models import User
 from speakup.problems import PROBLEM
+from speakup.runtime import Runtime
 from speakup.schemas.common import ProblemSchema
 from speakup.services.actors import Actor
 from speakup.services.auth import SESSION_ENDED
-from speakup.services.clock import Clock
 from speakup.services.errors import Forbidden, Unauthorized
-from speakup.services.keys import Keys
-from speakup.services.passwords import Passwords
-from speakup.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
@@ -49,28 +47,14 @@ def db(*, write: bool | None = None) -> Session:
     name = "db_write" if write else "db_read"
     session: Session | None = g.get(name)
     if session is None:
-        session = current_app.extensions["speakup.db"].session(write=write)
+        session = runtime().database.session(write=write)
         setattr(g, name, session)
     return session
 
 
-def clock() -> Clock:
-    value: Clock = current_app.extensions["speakup.clock"]
-    return value
-
-
-def keys() -> Keys:
-    value: Keys = current_app.extensions["speakup.keys"]
-    return value
-
-
-def passwords() -> Passwords:
-    value: Passwords = current_app.extensions["speakup.passwords"]
-    return value
-
-
-def settings() -> Settings:
-    value: Settings = current_app.extensions["speakup.settings"]
+def runtime() -> Runtime:
+    """What the app was built with: settings, database, clock, keys, passwords."""
+    value: Runtime = current_app.extensions[RUNTIME_KEY]
     return value
 
 

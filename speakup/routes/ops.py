@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import swagger_ui_bundle
-from flask import Blueprint, Response, current_app, render_template_string, send_from_directory
+from flask import Blueprint, Response, render_template_string, send_from_directory
 
 from speakup import readiness
 from speakup.problems import problem
+from speakup.routes.common import runtime
 
 bp = Blueprint("ops", __name__)
 _PACKAGE = Path(__file__).resolve().parents[1]
@@ -56,7 +57,7 @@ def healthz() -> dict[str, str]:
 def readyz() -> Response | dict[str, str]:
     """Within two seconds: the database answers, carries the newest migration and takes
     writes; otherwise a 503 problem saying which of these failed."""
-    not_ready = readiness.check(current_app.extensions["speakup.db"])
+    not_ready = readiness.check(runtime().database)
     if not_ready is not None:
         return problem(503, "Not ready", not_ready.detail,
                        headers={"Retry-After": str(not_ready.retry_after)})

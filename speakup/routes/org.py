@@ -13,12 +13,10 @@ from speakup.routes.common import (
     JSON_BODY,
     Blueprint,
     actor_from_token,
-    clock,
     db,
-    keys,
-    passwords,
     problems,
     requires,
+    runtime,
 )
 from speakup.schemas.common import PageArgsSchema
 from speakup.schemas.org import (
@@ -63,7 +61,7 @@ def _page(page: Page[Any]) -> dict[str, Any]:
 def list_units(args: dict[str, Any]) -> dict[str, Any]:
     """Units, oldest first.  Admins may add `include_inactive=true`."""
     include = _is_admin() and bool(args["include_inactive"])  # a sent token is always checked
-    return _page(org.list_units(db(), keys=keys(), include_inactive=include,
+    return _page(org.list_units(db(), keys=runtime().keys, include_inactive=include,
                                 limit=args["limit"], cursor=args.get("cursor")))
 
 
@@ -74,7 +72,7 @@ def list_units(args: dict[str, Any]) -> dict[str, Any]:
 @problems(blp, 409, *JSON_BODY)
 def create_unit(body: dict[str, Any]) -> Unit:
     """Create a unit, at the top or under a parent."""
-    return org.create_unit(db(), clock=clock(), **body)
+    return org.create_unit(db(), clock=runtime().clock, **body)
 
 
 @blp.route("/units/<unit_id>", methods=["GET"])
@@ -111,7 +109,7 @@ def list_leaders(unit_id: str) -> list[User]:
 @problems(blp, 404, 409, *JSON_BODY)
 def add_leader(body: dict[str, Any], unit_id: str) -> User:
     """Make a user with the leader role a leader of this unit."""
-    return org.add_leader(db(), clock=clock(), unit_id=unit_id, user_id=body["user_id"])
+    return org.add_leader(db(), clock=runtime().clock, unit_id=unit_id, user_id=body["user_id"])
 
 
 @blp.route("/units/<unit_id>/leaders/<user_id>", methods=["DELETE"])
@@ -132,7 +130,7 @@ def remove_leader(unit_id: str, user_id: str) -> None:
 @blp.response(200, UserPageSchema)
 def list_users(args: dict[str, Any]) -> dict[str, Any]:
     """Every user, active or not, oldest first."""
-    return _page(org.list_users(db(), keys=keys(), limit=args["limit"],
+    return _page(org.list_users(db(), keys=runtime().keys, limit=args["limit"],
                                 cursor=args.get("cursor")))
 
 
@@ -143,7 +141,9 @@ def list_users(args: dict[str, Any]) -> dict[str, Any]:
 @problems(blp, 409, *JSON_BODY)
 def create_user(body: dict[str, Any]) -> User:
     """Create a user with roles; the e-mail address must be new."""
-    return org.create_user(db(), clock=clock(), passwords=passwords(), data=org.NewUser(**body))
+    rt = runtime()
+    return org.create_user(db(), clock=rt.clock, passwords=rt.passwords,
+                           data=org.NewUser(**body))
 
 
 @blp.route("/users/<user_id>", methods=["GET"])
@@ -162,7 +162,8 @@ def get_user(user_id: str) -> User:
 @problems(blp, 404, 409, *JSON_BODY)
 def update_user(body: dict[str, Any], user_id: str) -> User:
     """Change a user; `active: false` deactivates and ends their sessions."""
-    return org.update_user(db(), user_id, clock=clock(), passwords=passwords(), **body)
+    rt = runtime()
+    return org.update_user(db(), user_id, clock=rt.clock, passwords=rt.passwords, **body)
 
 
 # --- categories ------------------------------------------------------------------------

@@ -16,11 +16,10 @@ from speakup.routes.common import (
     JSON_BODY,
     Blueprint,
     actor_from_token,
-    clock,
     db,
-    keys,
     problems,
     requires,
+    runtime,
 )
 from speakup.schemas.reports import (
     IdempotencyHeaderSchema,
@@ -53,7 +52,7 @@ def submit(headers: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     data = intake.NewReport(**body)
     reporter = None if data.anonymous else _named_reporter()
     result = intake.submit(
-        db(), clock=clock(), keys=keys(), data=data, reporter=reporter,
+        db(), clock=runtime().clock, keys=runtime().keys, data=data, reporter=reporter,
         idempotency_key=headers.get("idempotency_key"),
     )
     view = dict(result.view)
@@ -84,7 +83,7 @@ def list_reports(args: dict[str, Any]) -> dict[str, Any]:
         assigned_to_me=args.get("assigned_to") == "me",
         created_from=args.get("created_from"), created_to=args.get("created_to"),
     )
-    page = reports.list_reports(db(), actor=g.actor, clock=clock(), keys=keys(),
+    page = reports.list_reports(db(), actor=g.actor, clock=runtime().clock, keys=runtime().keys,
                                 filters=filters, limit=args["limit"], cursor=args.get("cursor"))
     return {"items": page.items, "next_cursor": page.next_cursor}
 

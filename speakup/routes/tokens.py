@@ -13,7 +13,7 @@ from typing import Any, TypeGuard
 
 from flask_jwt_extended import create_access_token, create_refresh_token
 
-from speakup.routes.common import clock, db, settings
+from speakup.routes.common import db, runtime
 from speakup.services import auth
 
 MAX_ID_LENGTH = 64  # the deny list's key
@@ -26,20 +26,20 @@ def session_tokens(
     """An access and a refresh token of one session; the refresh token lasts only as long as
     the session has left, so refreshing can never stretch a session past ``ends_at``."""
     claims = {"sid": session_id, "ep": epoch, "sx": int(ends_at.timestamp())}
-    left = ends_at - clock().now()
+    left = ends_at - runtime().clock.now()
     return {
         "access_token": create_access_token(identity=user_id, additional_claims=claims),
         "refresh_token": create_refresh_token(identity=user_id, additional_claims=claims,
                                               expires_delta=left),
         "token_type": "Bearer",
-        "expires_in": settings().access_token_minutes * 60,
+        "expires_in": runtime().settings.access_token_minutes * 60,
     }
 
 
 def followup_token(*, report_id: str, lifetime: timedelta) -> str:
     """A short token that opens one report as its reporter; it carries no identity, but its
     own session id, so that signing out ends it."""
-    ends_at = clock().now() + lifetime
+    ends_at = runtime().clock.now() + lifetime
     claims = {"scope": "followup", "rid": report_id, "sid": auth.new_session_id(),
               "sx": int(ends_at.timestamp())}
     token: str = create_access_token(identity="anonymous-reporter", additional_claims=claims,
@@ -60,10 +60,10 @@ def refused(claims: dict[str, Any]) -> bool:
         return True
     if not _is_int(ends):
         return True
-    now = clock().now()
+    now = runtime().clock.now()
     # No session lasts longer than the configured lifetime (the slack covers clock skew
     # between machines); a claim beyond it is no token of ours, or of an older setting.
-    longest = now + timedelta(days=settings().refresh_token_days) + CLOCK_SKEW
+    longest = now + timedelta(days=runtime().settings.refresh_token_days) + CLOCK_SKEW
     if not now.timestamp() < ends <= longest.timestamp():
         return True
     if claims.get("scope") == "followup":

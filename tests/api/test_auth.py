@@ -70,7 +70,7 @@ def second_app(settings: Settings, clock: SettableClock, client: FlaskClient) ->
     """Another app on the same database: stands in for another gunicorn worker."""
     other = create_app(settings, clock=clock)
     yield other
-    other.extensions["speakup.db"].dispose()
+    other.extensions["speakup"].close()
 
 
 # --- login -----------------------------------------------------------------------------
@@ -695,11 +695,11 @@ def lock_probe(app, monkeypatch) -> list[bool]:
     take SQLite's write lock at that moment."""
     import sqlite3
 
-    database = app.extensions["speakup.db"]
+    database = app.extensions["speakup"].database
     if not database.is_sqlite:
         pytest.skip("SQLite's write lock")
     path = database.engine.url.database
-    passwords = app.extensions["speakup.passwords"]
+    passwords = app.extensions["speakup"].passwords
     writable: list[bool] = []
 
     def probe() -> None:
@@ -749,13 +749,13 @@ def test_a_password_changed_during_sign_in_wins(app, client, hospital, monkeypat
     between must not be undone, nor the old password let in."""
     from speakup.services import org
 
-    passwords = app.extensions["speakup.passwords"]
+    passwords = app.extensions["speakup"].passwords
     original = passwords.verify
 
     def verify_then_reset(stored, password):
         result = original(stored, password)
-        with app.extensions["speakup.db"].session() as other:
-            org.update_user(other, hospital.nurse, clock=app.extensions["speakup.clock"],
+        with app.extensions["speakup"].database.session() as other:
+            org.update_user(other, hospital.nurse, clock=app.extensions["speakup"].clock,
                             passwords=passwords, password="reset by admin")
         return result
 
@@ -777,7 +777,7 @@ def test_sign_in_and_follow_up_work_while_another_writer_holds_the_lock(
 
     from speakup import db as db_module
 
-    database = app.extensions["speakup.db"]
+    database = app.extensions["speakup"].database
     if not database.is_sqlite:
         pytest.skip("SQLite's write lock")
     report = client.post("/api/v1/reports", json={

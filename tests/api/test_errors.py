@@ -34,7 +34,7 @@ def test_unexpected_errors_say_nothing_about_the_inside(settings: Settings, data
     assert "secret" not in response.get_data(as_text=True)
     assert "Traceback" not in response.get_data(as_text=True)
     assert body["detail"]
-    app.extensions["speakup.db"].dispose()
+    app.extensions["speakup"].close()
 
 
 def test_database_unavailable_is_503_with_retry_after(tmp_path: Path):

@@ -85,7 +85,7 @@ def strict_app(settings: Settings, database, session_clock: SettableClock) -> It
                                 ratelimit_intake_per_client="3 per hour")
     application = create_app(tight, clock=session_clock)
     yield application
-    application.extensions["speakup.db"].dispose()
+    application.extensions["speakup"].close()
 
 
 def test_receipt_key_guessing_is_limited_for_everyone(strict_app: Flask, hospital: Org):
@@ -174,7 +174,7 @@ def test_forwarded_address_is_believed_only_behind_a_configured_proxy(
                                headers={"X-Forwarded-For": f"192.0.2.{i}"}).status_code
                    for i in range(3)]
         assert (answers[-1] == 429) is limited, answers
-        app.extensions["speakup.db"].dispose()
+        app.extensions["speakup"].close()
 
 
 def test_a_redis_that_is_down_falls_back_to_memory(settings: Settings, database,
@@ -186,7 +186,7 @@ def test_a_redis_that_is_down_falls_back_to_memory(settings: Settings, database,
     client = app.test_client()
     answers = [login(client, hospital.emails["nurse"], PASSWORD).status_code for _ in range(3)]
     assert answers == [200, 200, 429]
-    app.extensions["speakup.db"].dispose()
+    app.extensions["speakup"].close()
 
 
 @pytest.mark.parametrize("value", ["lots", "10 per fortnight", "0 per minute",

@@ -112,7 +112,7 @@ def test_readyz_answers_503_within_2s_when_postgresql_accepts_and_never_answers(
     body = assert_problem(response, 503)
     assert "not reachable" in body["detail"]
     assert int(response.headers["Retry-After"]) > 0
-    app.extensions["speakup.db"].dispose()
+    app.extensions["speakup"].close()
 
 
 def test_readyz_answers_503_within_2s_when_postgresql_hangs_after_the_handshake(
@@ -123,7 +123,7 @@ def test_readyz_answers_503_within_2s_when_postgresql_hangs_after_the_handshake(
     response = app.test_client().get("/readyz")
     assert time.monotonic() - started < 2.0
     assert "not reachable" in assert_problem(response, 503)["detail"]
-    app.extensions["speakup.db"].dispose()
+    app.extensions["speakup"].close()
 
 
 def test_a_report_gets_503_within_seconds_when_postgresql_never_answers(
@@ -135,7 +135,7 @@ def test_a_report_gets_503_within_seconds_when_postgresql_never_answers(
     assert time.monotonic() - started < 5.0
     assert_problem(response, 503)
     assert int(response.headers["Retry-After"]) > 0
-    app.extensions["speakup.db"].dispose()
+    app.extensions["speakup"].close()
 
 
 def test_the_readiness_probe_keeps_its_deadline_under_gevent(silent_server: int):
@@ -186,7 +186,7 @@ def test_readyz_on_a_read_only_sqlite_database_says_so_and_writes_get_503(
     assert_problem(response, 503)
     assert response.headers["Retry-After"]
     assert client.get("/api/v1/categories").status_code == 200  # reading still works
-    app.extensions["speakup.db"].dispose()
+    app.extensions["speakup"].close()
 
 
 def _make_read_only(path: Path) -> None:
@@ -222,7 +222,7 @@ def test_readyz_notices_a_sqlite_file_made_read_only_while_running(
     finally:
         _make_writable(path)
     assert client.get("/readyz").status_code == 200
-    app.extensions["speakup.db"].dispose()
+    app.extensions["speakup"].close()
 
 
 def test_readyz_on_an_unmigrated_sqlite_file_says_run_the_migrations(tmp_path: Path):
@@ -231,7 +231,7 @@ def test_readyz_on_an_unmigrated_sqlite_file_says_run_the_migrations(tmp_path: P
     app = make_app(f"sqlite:///{empty}", tmp_path)
     body = assert_problem(app.test_client().get("/readyz"), 503)
     assert "speakup db upgrade" in body["detail"]
-    app.extensions["speakup.db"].dispose()
+    app.extensions["speakup"].close()
 
 
 def test_readyz_never_creates_a_missing_sqlite_file(tmp_path: Path):
@@ -239,7 +239,7 @@ def test_readyz_never_creates_a_missing_sqlite_file(tmp_path: Path):
     app = make_app(f"sqlite:///{missing}", tmp_path)
     assert_problem(app.test_client().get("/readyz"), 503)
     assert not missing.exists()
-    app.extensions["speakup.db"].dispose()
+    app.extensions["speakup"].close()
 
 
 # --- PostgreSQL: read-only and not migrated (when the suite runs on PostgreSQL) --------------
@@ -265,7 +265,7 @@ def test_readyz_on_a_read_only_postgresql_database_says_so_and_writes_get_503(
     response = client.post("/api/v1/reports", json=report_body(hospital.ward))
     assert_problem(response, 503)
     assert response.headers["Retry-After"]
-    app.extensions["speakup.db"].dispose()
+    app.extensions["speakup"].close()
 
 
 def test_readyz_on_an_unmigrated_postgresql_schema_says_run_the_migrations(
@@ -274,4 +274,4 @@ def test_readyz_on_an_unmigrated_postgresql_schema_says_run_the_migrations(
     app = make_app(_postgres_url(database, "-c search_path=no_such_schema"), tmp_path)
     body = assert_problem(app.test_client().get("/readyz"), 503)
     assert "speakup db upgrade" in body["detail"]
-    app.extensions["speakup.db"].dispose()
+    app.extensions["speakup"].close()
