@@ -133,10 +133,9 @@ def _security_headers(response: Response) -> Response:
 
 
 def _close_session(_exc: BaseException | None) -> None:
-    for name in ("db_write", "db_read"):
-        session = g.pop(name, None)
-        if session is not None:
-            session.close()  # rolls back whatever was not committed
+    session = g.pop("db_read", None)
+    if session is not None:
+        session.close()
 
 
 def _jwt_callbacks(app: Flask) -> None:

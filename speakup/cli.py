@@ -95,10 +95,10 @@ def create_user(email: str, name: str, roles: tuple[str, ...], unit_id: str | No
     if not 8 <= len(password) <= 1024:
         raise click.ClickException("the password must have 8 to 1024 characters")
     try:
-        with runtime.database.session() as session:
-            user = org.create_user(session, clock=runtime.clock, passwords=runtime.passwords,
-                                   data=org.NewUser(email=email, name=name, password=password,
-                                                    roles=list(roles), unit_id=unit_id))
+        user = org.create_user(runtime.database, clock=runtime.clock,
+                               passwords=runtime.passwords,
+                               data=org.NewUser(email=email, name=name, password=password,
+                                                roles=list(roles), unit_id=unit_id))
     except ServiceError as error:
         raise click.ClickException(error.detail) from None
     finally:
@@ -117,8 +117,7 @@ def purge() -> None:
 
     runtime = _runtime()
     try:
-        with runtime.database.session() as session:
-            counts = retention.purge(session, now=runtime.clock.now())
+        counts = retention.purge(runtime.database, now=runtime.clock.now())
     finally:
         runtime.close()
     for name, count in counts.items():

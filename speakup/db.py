@@ -13,6 +13,9 @@ engine gets connect, statement, pool and busy timeouts (:class:`Timeouts`) well 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -145,6 +148,24 @@ def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+_IN_BLOCK = "speakup.write_block"
+_writing: ContextVar[bool] = ContextVar("speakup_writing", default=False)
+
+
+def in_write_block() -> bool:
+    """Whether the caller runs inside ``with database.write()``."""
+    return _writing.get()
+
+
+class CommitInsideBlock(RuntimeError):
+    """Something inside a write block tried to commit; only the block's end commits."""
+
+
+def _only_the_block_commits(session: Session) -> None:
+    if session.info.get(_IN_BLOCK):
+        raise CommitInsideBlock("only the end of `with database.write()` commits")
+
+
 class Database:
     """The engine and the two session factories the app and the CLI use."""
 
@@ -157,9 +178,40 @@ class Database:
         writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         self.write_sessions = sessionmaker(writer, expire_on_commit=False)
 
+        event.listen(self.write_sessions, "before_commit", _only_the_block_commits)
+
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """The one write transaction of a command.
+
+        It begins at once (``BEGIN IMMEDIATE`` on SQLite: the write lock is taken here, so do
+        slow work before), commits when the block ends and rolls back on any exception.
+        Nothing inside commits on its own: helpers only add to the caller's change.
+        """
+        session = self.write_sessions()
+        session.info[_IN_BLOCK] = True
+        token = _writing.set(True)
+        try:
+            session.connection()  # begin now, not at the first statement
+            yield session
+            session.info[_IN_BLOCK] = False
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+            _writing.reset(token)
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for queries; whatever it began is rolled back at the end."""
+        with self.read_sessions() as session:
+            yield session
 
     def session(self, *, write: bool = True) -> Session:
         return (self.write_sessions if write else self.read_sessions)()

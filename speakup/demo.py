@@ -206,8 +206,8 @@ def seed(
     clock = clock or SystemClock()
     rng = rng or random.Random()  # noqa: S311 - picks demo content, protects nothing
     founded = SettableClock(clock.now() - timedelta(days=HISTORY_DAYS + 1))
+    created = _create_organisation(database, settings, founded, progress)
     with database.session() as session:
-        created = _create_organisation(session, settings, founded, progress)
         count = (DEFAULT_REPORTS if created else 0) if reports is None else reports
         if count:
             wire = _Wire(session.get_bind().dialect)
@@ -238,28 +238,29 @@ class _SharedHash(Passwords):
 
 
 def _create_organisation(
-    session: Session, settings: Settings, clock: Clock, progress: Progress
+    database: Database, settings: Settings, clock: Clock, progress: Progress
 ) -> bool:
-    """Create every unit, user and leader assignment of the blueprint; False (and nothing
-    written) when the site unit exists already."""
-    if session.scalar(select(Unit.id).where(Unit.code == SITE_CODE)) is not None:
-        return False
+    """Create every unit, user and leader assignment of the blueprint through the services;
+    False (and nothing written) when the site unit exists already."""
+    with database.read() as session:
+        if session.scalar(select(Unit.id).where(Unit.code == SITE_CODE)) is not None:
+            return False
     unit_ids: dict[str, str] = {}
     for spec in UNITS:
         parent = unit_ids[spec.parent] if spec.parent else None
-        unit = org.create_unit(session, clock=clock, name=spec.name, code=spec.code,
+        unit = org.create_unit(database, clock=clock, name=spec.name, code=spec.code,
                                parent_id=parent)
         unit_ids[spec.code] = unit.id
     passwords = _SharedHash(settings)
     with progress(len(PEOPLE), "Creating demo users") as bar:
         for person in PEOPLE:
-            user = org.create_user(session, clock=clock, passwords=passwords, data=org.NewUser(
+            user = org.create_user(database, clock=clock, passwords=passwords, data=org.NewUser(
                 email=person.email, name=person.name, password=DEMO_PASSWORD,
                 roles=list(person.roles),
                 unit_id=unit_ids[person.unit] if person.unit else None,
             ))
             for code in person.leads:
-                org.add_leader(session, clock=clock, unit_id=unit_ids[code], user_id=user.id)
+                org.add_leader(database, clock=clock, unit_id=unit_ids[code], user_id=user.id)
             bar.update(1)
     return True
 

@@ -100,7 +100,8 @@ def database(app: Flask, runtime: Runtime, clock: SettableClock) -> Iterator[Dat
 
 @pytest.fixture()
 def session(database: Database) -> Iterator[Session]:
-    with database.session() as s:
+    """A session for the test's own reads (commands open their own write blocks)."""
+    with database.session(write=False) as s:
         yield s
 
 
@@ -120,11 +121,11 @@ def client(app: Flask, database: Database) -> FlaskClient:
 
 
 @pytest.fixture()
-def hospital(session: Session, clock: SettableClock, passwords: Passwords) -> Org:
-    site = org.create_unit(session, clock=clock, name="St Elsewhere", code="SITE")
-    medicine = org.create_unit(session, clock=clock, name="Medicine", code="MED",
+def hospital(database: Database, clock: SettableClock, passwords: Passwords) -> Org:
+    site = org.create_unit(database, clock=clock, name="St Elsewhere", code="SITE")
+    medicine = org.create_unit(database, clock=clock, name="Medicine", code="MED",
                                parent_id=site.id)
-    ward = org.create_unit(session, clock=clock, name="Ward 7", code="W7", parent_id=medicine.id)
+    ward = org.create_unit(database, clock=clock, name="Ward 7", code="W7", parent_id=medicine.id)
     people = {
         "admin": ("admin@example.org", "Ada Admin", ["admin"], None),
         "officer": ("safety@example.org", "Sam Safety", ["safety_officer"], None),
@@ -134,11 +135,11 @@ def hospital(session: Session, clock: SettableClock, passwords: Passwords) -> Or
     }
     ids = {}
     for key, (email, name, roles, unit) in people.items():
-        user = org.create_user(session, clock=clock, passwords=passwords, data=org.NewUser(
+        user = org.create_user(database, clock=clock, passwords=passwords, data=org.NewUser(
             email=email, name=name, password=PASSWORD, roles=roles, unit_id=unit))
         ids[key] = user.id
-    org.add_leader(session, clock=clock, unit_id=site.id, user_id=ids["site_leader"])
-    org.add_leader(session, clock=clock, unit_id=ward.id, user_id=ids["ward_leader"])
+    org.add_leader(database, clock=clock, unit_id=site.id, user_id=ids["site_leader"])
+    org.add_leader(database, clock=clock, unit_id=ward.id, user_id=ids["ward_leader"])
     return Org(site=site.id, medicine=medicine.id, ward=ward.id,
                emails={k: v[0] for k, v in people.items()}, **ids)
 

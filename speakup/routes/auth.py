@@ -13,9 +13,8 @@ from speakup.routes.common import (
     Blueprint,
     actor_from_token,
     current_user,
-    db,
-    end_reads,
     problems,
+    reads,
     requires,
     runtime,
 )
@@ -34,13 +33,12 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Sign in and
 def login(body: dict[str, Any]) -> dict[str, Any]:
     """Trade e-mail and password for an access and a refresh token (one session)."""
     # Check the password (slow, on purpose) before taking the write lock.
-    user = auth.authenticate(db(write=False), email=body["email"], password=body["password"],
+    user = auth.authenticate(reads(), email=body["email"], password=body["password"],
                              passwords=runtime().passwords)
     rehashed = auth.fresher_hash(user, password=body["password"], passwords=runtime().passwords)
     user_id, verified = user.id, user.password_hash
-    end_reads()
     # Nothing is written for the session itself: only an outdated hash takes the write lock.
-    epoch = auth.confirm_sign_in(db(write=rehashed is not None), user_id=user_id,
+    epoch = auth.confirm_sign_in(runtime().database, user_id=user_id,
                                  verified_hash=verified, password_hash=rehashed)
     ends_at = runtime().clock.now() + timedelta(days=runtime().settings.refresh_token_days)
     return tokens.session_tokens(user_id=user_id, session_id=auth.new_session_id(),
@@ -64,7 +62,7 @@ def refresh() -> dict[str, Any]:
             or not 0 < len(token_id) <= tokens.MAX_ID_LENGTH):
         raise Unauthorized("The bearer token is not valid here.")
     ends_at = tokens.session_end(claims)
-    auth.spend_refresh_token(db(write=True), token_id=token_id, session_id=claims["sid"],
+    auth.spend_refresh_token(runtime().database, token_id=token_id, session_id=claims["sid"],
                              until=ends_at)
     return tokens.session_tokens(user_id=actor.user_id, session_id=claims["sid"],
                                  epoch=claims["ep"], ends_at=ends_at)
@@ -80,7 +78,7 @@ def logout() -> None:
     """End the session of the token sent."""
     actor_from_token(any_type=True)
     claims = get_jwt()
-    auth.end_session(db(write=True), session_id=claims["sid"], until=tokens.session_end(claims))
+    auth.end_session(runtime().database, session_id=claims["sid"], until=tokens.session_end(claims))
 
 
 @blp.route("/me", methods=["GET"])
@@ -92,6 +90,6 @@ def me() -> dict[str, Any]:
     return {
         "id": user.id, "email": user.email, "name": user.name, "roles": user.roles,
         "unit_id": user.unit_id, "active": user.active,
-        "leads_unit_ids": org.units_led_by(db(), user.id),
+        "leads_unit_ids": org.units_led_by(reads(), user.id),
     }
 

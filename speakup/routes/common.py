@@ -7,7 +7,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 import flask_smorest
-from flask import current_app, g, request
+from flask import current_app, g
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
 from sqlalchemy.orm import Session
 
@@ -23,7 +23,6 @@ from speakup.services.errors import Forbidden, Unauthorized
 
 F = TypeVar("F", bound=Callable[..., Any])
 BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
-WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # What any route with a JSON body can answer besides its own errors.
 JSON_BODY = (400, 411, 413, 415, 422)
 
@@ -35,20 +34,13 @@ class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
     ARGUMENTS_PARSER = BodyParser()
 
 
-def db(*, write: bool | None = None) -> Session:
-    """A session of this request: created on first use, closed at teardown.
-
-    Writing requests get a session that takes the write lock at its first statement (on
-    SQLite), so nothing slow may run between its first query and its commit; routes that only
-    read, or that must do slow work first (password hashing), ask for ``write=False``.
-    """
-    if write is None:
-        write = request.method in WRITE_METHODS
-    name = "db_write" if write else "db_read"
-    session: Session | None = g.get(name)
+def reads() -> Session:
+    """The read session of this request: created on first use, closed at teardown.  Routes
+    only read through it; commands open their own write block."""
+    session: Session | None = g.get("db_read")
     if session is None:
-        session = runtime().database.session(write=write)
-        setattr(g, name, session)
+        session = runtime().database.session(write=False)
+        g.db_read = session
     return session
 
 
@@ -76,7 +68,7 @@ def actor_from_token(
         return Actor()
     if claims.get("scope") == "followup":
         return Actor(followup_report_id=str(claims["rid"]))
-    user = db(write=False).get(User, str(claims["sub"]))
+    user = reads().get(User, str(claims["sub"]))
     if user is None or not user.active:
         raise Unauthorized("This account is no longer active.")
     if claims.get("ep") != user.session_epoch:
@@ -88,23 +80,19 @@ def actor_from_token(
 
 
 def end_reads() -> None:
-    """End the read transaction of a writing request before it writes.
-
-    Who is asking is looked up in a read session, so that a writing request takes the write
-    lock only for its own work; that read transaction must not stay open beside the write
-    (SQLite without WAL would wait on its own lock; PostgreSQL would idle in a transaction).
-    """
-    if request.method in WRITE_METHODS:
-        session: Session | None = g.get("db_read")
-        if session is not None:
-            session.rollback()
+    """End this request's read transaction (it begins again at the next read), so that it
+    does not stay open while a command writes: PostgreSQL would hold an idle transaction,
+    and on SQLite later reads would not see the command's change."""
+    session: Session | None = g.get("db_read")
+    if session is not None:
+        session.rollback()
 
 
 def current_user() -> User:
     actor: Actor = g.actor
     if actor.user_id is None:
         raise Forbidden("This needs a signed-in user.")
-    user = db(write=False).get(User, actor.user_id)
+    user = reads().get(User, actor.user_id)
     assert user is not None  # noqa: S101 - loaded a moment ago by actor_from_token
     return user
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from speakup.routes import tokens
-from speakup.routes.common import JSON_BODY, Blueprint, db, problems, runtime
+from speakup.routes.common import JSON_BODY, Blueprint, problems, reads, runtime
 from speakup.schemas.reports import FollowupRequestSchema, FollowupTokenSchema
 from speakup.services import followup
 
@@ -25,7 +25,7 @@ def redeem(body: dict[str, Any]) -> dict[str, Any]:
     The short-lived token can read (and later act on) only that one report, as its
     reporter.  It carries no identity; signing out with it ends it."""
     # Reads only: a follow-up never waits for (or holds) the write lock.
-    report_id = followup.redeem(db(write=False), keys=runtime().keys,
+    report_id = followup.redeem(reads(), keys=runtime().keys,
                                 receipt_key=body["receipt_key"])
     minutes = runtime().settings.followup_token_minutes
     token = tokens.followup_token(report_id=report_id, lifetime=timedelta(minutes=minutes))

@@ -13,8 +13,8 @@ from speakup.routes.common import (
     JSON_BODY,
     Blueprint,
     actor_from_token,
-    db,
     problems,
+    reads,
     requires,
     runtime,
 )
@@ -61,7 +61,7 @@ def _page(page: Page[Any]) -> dict[str, Any]:
 def list_units(args: dict[str, Any]) -> dict[str, Any]:
     """Units, oldest first.  Admins may add `include_inactive=true`."""
     include = _is_admin() and bool(args["include_inactive"])  # a sent token is always checked
-    return _page(org.list_units(db(), keys=runtime().keys, include_inactive=include,
+    return _page(org.list_units(reads(), keys=runtime().keys, include_inactive=include,
                                 limit=args["limit"], cursor=args.get("cursor")))
 
 
@@ -72,7 +72,7 @@ def list_units(args: dict[str, Any]) -> dict[str, Any]:
 @problems(blp, 409, *JSON_BODY)
 def create_unit(body: dict[str, Any]) -> Unit:
     """Create a unit, at the top or under a parent."""
-    return org.create_unit(db(), clock=runtime().clock, **body)
+    return org.create_unit(runtime().database, clock=runtime().clock, **body)
 
 
 @blp.route("/units/<unit_id>", methods=["GET"])
@@ -80,7 +80,7 @@ def create_unit(body: dict[str, Any]) -> Unit:
 @problems(blp, 404)
 def get_unit(unit_id: str) -> Unit:
     """One unit (inactive ones for admins only)."""
-    return org.get_unit(db(), unit_id, include_inactive=_is_admin())
+    return org.get_unit(reads(), unit_id, include_inactive=_is_admin())
 
 
 @blp.route("/units/<unit_id>", methods=["PATCH"])
@@ -90,7 +90,7 @@ def get_unit(unit_id: str) -> Unit:
 @problems(blp, 404, 409, *JSON_BODY)
 def update_unit(body: dict[str, Any], unit_id: str) -> Unit:
     """Rename, move (no cycles), or deactivate with `active: false`."""
-    return org.update_unit(db(), unit_id, **body)
+    return org.update_unit(runtime().database, unit_id, **body)
 
 
 @blp.route("/units/<unit_id>/leaders", methods=["GET"])
@@ -99,7 +99,7 @@ def update_unit(body: dict[str, Any], unit_id: str) -> Unit:
 @problems(blp, 404)
 def list_leaders(unit_id: str) -> list[User]:
     """The leaders of a unit."""
-    return org.list_leaders(db(), unit_id)
+    return org.list_leaders(reads(), unit_id)
 
 
 @blp.route("/units/<unit_id>/leaders", methods=["POST"])
@@ -109,7 +109,8 @@ def list_leaders(unit_id: str) -> list[User]:
 @problems(blp, 404, 409, *JSON_BODY)
 def add_leader(body: dict[str, Any], unit_id: str) -> User:
     """Make a user with the leader role a leader of this unit."""
-    return org.add_leader(db(), clock=runtime().clock, unit_id=unit_id, user_id=body["user_id"])
+    rt = runtime()
+    return org.add_leader(rt.database, clock=rt.clock, unit_id=unit_id, user_id=body["user_id"])
 
 
 @blp.route("/units/<unit_id>/leaders/<user_id>", methods=["DELETE"])
@@ -118,7 +119,7 @@ def add_leader(body: dict[str, Any], unit_id: str) -> User:
 @problems(blp, 404)
 def remove_leader(unit_id: str, user_id: str) -> None:
     """End a leader assignment (reports keep their recorded assignees)."""
-    org.remove_leader(db(), unit_id=unit_id, user_id=user_id)
+    org.remove_leader(runtime().database, unit_id=unit_id, user_id=user_id)
 
 
 # --- users -----------------------------------------------------------------------------
@@ -130,7 +131,7 @@ def remove_leader(unit_id: str, user_id: str) -> None:
 @blp.response(200, UserPageSchema)
 def list_users(args: dict[str, Any]) -> dict[str, Any]:
     """Every user, active or not, oldest first."""
-    return _page(org.list_users(db(), keys=runtime().keys, limit=args["limit"],
+    return _page(org.list_users(reads(), keys=runtime().keys, limit=args["limit"],
                                 cursor=args.get("cursor")))
 
 
@@ -142,7 +143,7 @@ def list_users(args: dict[str, Any]) -> dict[str, Any]:
 def create_user(body: dict[str, Any]) -> User:
     """Create a user with roles; the e-mail address must be new."""
     rt = runtime()
-    return org.create_user(db(), clock=rt.clock, passwords=rt.passwords,
+    return org.create_user(rt.database, clock=rt.clock, passwords=rt.passwords,
                            data=org.NewUser(**body))
 
 
@@ -152,7 +153,7 @@ def create_user(body: dict[str, Any]) -> User:
 @problems(blp, 404)
 def get_user(user_id: str) -> User:
     """One user."""
-    return org.get_user(db(), user_id)
+    return org.get_user(reads(), user_id)
 
 
 @blp.route("/users/<user_id>", methods=["PATCH"])
@@ -163,7 +164,8 @@ def get_user(user_id: str) -> User:
 def update_user(body: dict[str, Any], user_id: str) -> User:
     """Change a user; `active: false` deactivates and ends their sessions."""
     rt = runtime()
-    return org.update_user(db(), user_id, clock=rt.clock, passwords=rt.passwords, **body)
+    return org.update_user(rt.database, user_id, clock=rt.clock, passwords=rt.passwords,
+                           **body)
 
 
 # --- categories ------------------------------------------------------------------------
@@ -175,7 +177,7 @@ def update_user(body: dict[str, Any], user_id: str) -> User:
 def list_categories(args: dict[str, Any]) -> dict[str, Any]:
     """The categories a report can have, in display order (one page holds them all)."""
     include = _is_admin() and bool(args["include_inactive"])  # a sent token is always checked
-    return {"items": org.list_categories(db(), include_inactive=include), "next_cursor": None}
+    return {"items": org.list_categories(reads(), include_inactive=include), "next_cursor": None}
 
 
 @blp.route("/categories", methods=["POST"])
@@ -185,7 +187,7 @@ def list_categories(args: dict[str, Any]) -> dict[str, Any]:
 @problems(blp, 409, *JSON_BODY)
 def create_category(body: dict[str, Any]) -> Category:
     """Add a category."""
-    return org.create_category(db(), **body)
+    return org.create_category(runtime().database, **body)
 
 
 @blp.route("/categories/<category_id>", methods=["GET"])
@@ -193,7 +195,7 @@ def create_category(body: dict[str, Any]) -> Category:
 @problems(blp, 404)
 def get_category(category_id: str) -> Category:
     """One category (inactive ones for admins only)."""
-    return org.get_category(db(), category_id, include_inactive=_is_admin())
+    return org.get_category(reads(), category_id, include_inactive=_is_admin())
 
 
 @blp.route("/categories/<category_id>", methods=["PATCH"])
@@ -203,5 +205,5 @@ def get_category(category_id: str) -> Category:
 @problems(blp, 404, *JSON_BODY)
 def update_category(body: dict[str, Any], category_id: str) -> Category:
     """Relabel, reorder, or deactivate with `active: false`."""
-    return org.update_category(db(), category_id, **body)
+    return org.update_category(runtime().database, category_id, **body)
 

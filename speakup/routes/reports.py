@@ -16,8 +16,8 @@ from speakup.routes.common import (
     JSON_BODY,
     Blueprint,
     actor_from_token,
-    db,
     problems,
+    reads,
     requires,
     runtime,
 )
@@ -51,10 +51,9 @@ def submit(headers: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     """
     data = intake.NewReport(**body)
     reporter = None if data.anonymous else _named_reporter()
-    result = intake.submit(
-        db(), clock=runtime().clock, keys=runtime().keys, data=data, reporter=reporter,
-        idempotency_key=headers.get("idempotency_key"),
-    )
+    rt = runtime()
+    result = intake.submit(rt.database, clock=rt.clock, keys=rt.keys, data=data,
+                           reporter=reporter, idempotency_key=headers.get("idempotency_key"))
     view = dict(result.view)
     if result.receipt_key is not None:
         view["receipt_key"] = result.receipt_key
@@ -64,7 +63,7 @@ def submit(headers: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
 def _named_reporter() -> User | None:
     """The signed-in user who sends a named report, or None when no token came with it."""
     actor = actor_from_token(optional=True)
-    return db().get(User, actor.user_id) if actor.user_id else None
+    return reads().get(User, actor.user_id) if actor.user_id else None
 
 
 @blp.route("/reports", methods=["GET"])
@@ -83,7 +82,8 @@ def list_reports(args: dict[str, Any]) -> dict[str, Any]:
         assigned_to_me=args.get("assigned_to") == "me",
         created_from=args.get("created_from"), created_to=args.get("created_to"),
     )
-    page = reports.list_reports(db(), actor=g.actor, clock=runtime().clock, keys=runtime().keys,
+    rt = runtime()
+    page = reports.list_reports(reads(), actor=g.actor, clock=rt.clock, keys=rt.keys,
                                 filters=filters, limit=args["limit"], cursor=args.get("cursor"))
     return {"items": page.items, "next_cursor": page.next_cursor}
 
@@ -98,4 +98,4 @@ def get_report(report_id: str) -> dict[str, Any]:
     The staff view for its assignees, safety officers and admins; the reporter view for
     its reporter (or the follow-up token of an anonymous reporter).
     """
-    return reports.get_report(db(), actor=g.actor, report_id=report_id)
+    return reports.get_report(reads(), actor=g.actor, report_id=report_id)

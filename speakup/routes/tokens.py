@@ -13,7 +13,7 @@ from typing import Any, TypeGuard
 
 from flask_jwt_extended import create_access_token, create_refresh_token
 
-from speakup.routes.common import db, runtime
+from speakup.routes.common import reads, runtime
 from speakup.services import auth
 
 MAX_ID_LENGTH = 64  # the deny list's key
@@ -71,7 +71,7 @@ def refused(claims: dict[str, Any]) -> bool:
             return True
     elif not _is_int(claims.get("ep")):
         return True
-    return auth.session_is_ended(db(write=False), session_id=sid)
+    return auth.session_is_ended(reads(), session_id=sid)
 
 
 def _is_int(value: Any) -> TypeGuard[int]:

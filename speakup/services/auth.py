@@ -17,6 +17,7 @@ from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from speakup.db import Database
 from speakup.models import RevokedToken, User
 from speakup.models.ids import new_id
 from speakup.services.errors import Unauthorized
@@ -52,7 +53,7 @@ def fresher_hash(user: User, *, password: str, passwords: Passwords) -> str | No
 
 
 def confirm_sign_in(
-    session: Session, *, user_id: str, verified_hash: str, password_hash: str | None = None
+    db: Database, *, user_id: str, verified_hash: str, password_hash: str | None = None
 ) -> int:
     """The session epoch for new tokens of the user whose password was verified against
     ``verified_hash``; stores the fresher ``password_hash`` if given (and then commits).
@@ -66,13 +67,14 @@ def confirm_sign_in(
     current = (User.id == user_id, User.active.is_(True), User.password_hash == verified_hash)
     epoch: int | None
     if password_hash is not None:
-        epoch = session.scalar(
-            update(User).where(*current).values(password_hash=password_hash)
-            .returning(User.session_epoch)
-        )
-        session.commit()
+        with db.write() as session:
+            epoch = session.scalar(
+                update(User).where(*current).values(password_hash=password_hash)
+                .returning(User.session_epoch)
+            )
     else:
-        epoch = session.scalar(select(User.session_epoch).where(*current))
+        with db.read() as session:
+            epoch = session.scalar(select(User.session_epoch).where(*current))
     if epoch is None:
         raise Unauthorized(LOGIN_FAILED)
     return epoch
@@ -88,28 +90,29 @@ def session_is_ended(session: Session, *, session_id: str) -> bool:
     return session.get(RevokedToken, session_id) is not None
 
 
-def end_session(session: Session, *, session_id: str, until: datetime) -> None:
+def end_session(db: Database, *, session_id: str, until: datetime) -> None:
     """End the session: its tokens are refused from now on, on every worker.  ``until`` is
     when its last token expires; the row is kept until then, rounded up to the hour.
-    Idempotent; committed."""
-    _deny(session, session_id, until)
-    session.commit()
+    Idempotent."""
+    with db.write() as session:
+        _deny(session, session_id, until)
 
 
 def spend_refresh_token(
-    session: Session, *, token_id: str, session_id: str, until: datetime
+    db: Database, *, token_id: str, session_id: str, until: datetime
 ) -> None:
-    """Mark the refresh token ``token_id`` as used, so that it works exactly once; committed.
+    """Mark the refresh token ``token_id`` as used, so that it works exactly once.
 
     A token that was spent already is being replayed (stolen, or sent twice): the whole
     session ends and :class:`Unauthorized` is raised.  The primary key decides between
     concurrent uses of the same token: exactly one of them succeeds.
     """
-    if not _deny(session, token_id, until):
-        _deny(session, session_id, until)
-        session.commit()
+    with db.write() as session:
+        spent = _deny(session, token_id, until)
+        if not spent:
+            _deny(session, session_id, until)
+    if not spent:  # raised after the block, which keeps the session's end
         raise Unauthorized(REFRESH_REUSED)
-    session.commit()
 
 
 def end_all_sessions(user: User) -> None:

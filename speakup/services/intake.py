@@ -25,6 +25,7 @@ from sqlalchemy import CursorResult, delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from speakup.db import Database
 from speakup.models import (
     Category,
     IdempotencyRecord,
@@ -77,7 +78,7 @@ class _Keyed:
 
 
 def submit(
-    session: Session,
+    db: Database,
     *,
     clock: Clock,
     keys: Keys,
@@ -85,7 +86,7 @@ def submit(
     reporter: User | None,
     idempotency_key: str | None = None,
 ) -> Submitted:
-    """Store a new report with its routing and timeline; one transaction, committed.
+    """Store a new report with its routing and timeline, in one write block.
 
     ``reporter`` must be None for an anonymous report (the caller never looks at who is
     asking then); a report without a reporter is anonymous whatever ``data`` says.
@@ -101,17 +102,19 @@ def submit(
             key_hash=keyed_hash(keys.idempotency, f"{scope}\n{idempotency_key}"),
             fingerprint=_fingerprint(data, anonymous),
         )
-        earlier = _replay(session, keys, keyed, clock.now())
+        with db.read() as session:  # a replay never waits for the write lock
+            earlier = _replay(session, keys, keyed, clock.now())
         if earlier is not None:
             return earlier
     try:
-        return _create(session, clock, keys, data, reporter, anonymous, keyed)
+        with db.write() as session:
+            return _create(session, clock, keys, data, reporter, anonymous, keyed)
     except IntegrityError:
         # A concurrent request with the same Idempotency-Key won the race.
-        session.rollback()
         if keyed is None:
             raise
-        earlier = _replay(session, keys, keyed, clock.now())
+        with db.read() as session:
+            earlier = _replay(session, keys, keyed, clock.now())
         if earlier is None:
             raise
         return earlier
@@ -204,7 +207,6 @@ def _create(
             key_hash=keyed.key_hash, fingerprint=keyed.fingerprint, report_id=report.id,
             response=view, created_at=now,
         ))
-    session.commit()
     return Submitted(report.id, view, receipt_key, replayed=False)
 
 

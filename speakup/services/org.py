@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from speakup.db import Database
 from speakup.models import ROLES, Category, Unit, UnitLeader, User, UserRole
 from speakup.services.auth import end_all_sessions, normalise_email
 from speakup.services.clock import Clock
@@ -57,20 +58,26 @@ def get_unit(session: Session, unit_id: str, *, include_inactive: bool = True) -
 
 
 def create_unit(
-    session: Session, *, clock: Clock, name: str, code: str, parent_id: str | None = None
+    db: Database, *, clock: Clock, name: str, code: str, parent_id: str | None = None
 ) -> Unit:
-    """Create a unit under an existing parent (or at the top); committed."""
-    _check_code_free(session, code)
-    if parent_id is not None:
-        _existing_unit(session, parent_id, "parent_id")
-    unit = Unit(name=name, code=code, parent_id=parent_id, active=True, created_at=clock.now())
-    session.add(unit)
-    session.commit()
+    """Create a unit under an existing parent (or at the top)."""
+    with db.write() as session:
+        _check_code_free(session, code)
+        if parent_id is not None:
+            _existing_unit(session, parent_id, "parent_id")
+        unit = Unit(name=name, code=code, parent_id=parent_id, active=True,
+                    created_at=clock.now())
+        session.add(unit)
     return unit
 
 
-def update_unit(session: Session, unit_id: str, **changes: Any) -> Unit:
+def update_unit(db: Database, unit_id: str, **changes: Any) -> Unit:
     """Change name, code, parent or active; a parent that would make a cycle is refused."""
+    with db.write() as session:
+        return _update_unit(session, unit_id, changes)
+
+
+def _update_unit(session: Session, unit_id: str, changes: dict[str, Any]) -> Unit:
     unit = get_unit(session, unit_id)
     if "code" in changes and changes["code"] != unit.code:
         _check_code_free(session, changes["code"])
@@ -92,7 +99,6 @@ def update_unit(session: Session, unit_id: str, **changes: Any) -> Unit:
             raise Conflict("Deactivate the units below this one first.")
     for key, value in changes.items():
         setattr(unit, key, value)
-    session.commit()
     return unit
 
 
@@ -154,35 +160,34 @@ def get_user(session: Session, user_id: str) -> User:
     return user
 
 
-def create_user(session: Session, *, clock: Clock, passwords: Passwords, data: NewUser) -> User:
-    """Create a user with a hashed password and roles; committed.  Duplicate e-mail is 409."""
-    password_hash = passwords.hash(data.password)
+def create_user(db: Database, *, clock: Clock, passwords: Passwords, data: NewUser) -> User:
+    """Create a user with a hashed password and roles.  Duplicate e-mail is 409."""
+    password_hash = passwords.hash(data.password)  # slow: before the write lock
     email = normalise_email(data.email)
-    if session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise Conflict("A user with that e-mail address exists already.")
-    if data.unit_id is not None:
-        _existing_unit(session, data.unit_id, "unit_id")
-    user = User(
-        email=email,
-        name=data.name,
-        password_hash=password_hash,
-        unit_id=data.unit_id,
-        active=True,
-        created_at=clock.now(),
-    )
+    user = User(email=email, name=data.name, password_hash=password_hash,
+                unit_id=data.unit_id, active=True, created_at=clock.now())
     _set_roles(user, data.roles)
-    session.add(user)
-    session.commit()
+    with db.write() as session:
+        if session.scalar(select(User.id).where(User.email == email)) is not None:
+            raise Conflict("A user with that e-mail address exists already.")
+        if data.unit_id is not None:
+            _existing_unit(session, data.unit_id, "unit_id")
+        session.add(user)
     return user
 
 
 def update_user(
-    session: Session, user_id: str, *, clock: Clock, passwords: Passwords, **changes: Any
+    db: Database, user_id: str, *, clock: Clock, passwords: Passwords, **changes: Any
 ) -> User:
     """Change name, e-mail, roles, unit, password or active.  Deactivating a user or changing
     their password ends their sessions."""
-    if "password" in changes:
+    if "password" in changes:  # slow: before the write lock
         changes["password_hash"] = passwords.hash(changes.pop("password"))
+    with db.write() as session:
+        return _update_user(session, user_id, changes)
+
+
+def _update_user(session: Session, user_id: str, changes: dict[str, Any]) -> User:
     user = get_user(session, user_id)
     was_admin = user.active and user.has_role("admin")
     if "email" in changes:
@@ -204,7 +209,6 @@ def update_user(
         end_all_sessions(user)
     for key, value in changes.items():
         setattr(user, key, value)
-    session.commit()
     return user
 
 
@@ -246,8 +250,13 @@ def list_leaders(session: Session, unit_id: str) -> list[User]:
     return list(session.scalars(stmt))
 
 
-def add_leader(session: Session, *, clock: Clock, unit_id: str, user_id: str) -> User:
-    """Make a user with the leader role a leader of an active unit; committed.  Twice is 409."""
+def add_leader(db: Database, *, clock: Clock, unit_id: str, user_id: str) -> User:
+    """Make a user with the leader role a leader of an active unit.  Twice is 409."""
+    with db.write() as session:
+        return _add_leader(session, clock, unit_id, user_id)
+
+
+def _add_leader(session: Session, clock: Clock, unit_id: str, user_id: str) -> User:
     if not get_unit(session, unit_id).active:
         raise Conflict("That unit is deactivated; reactivate it before adding leaders.")
     user = session.get(User, user_id)
@@ -258,17 +267,16 @@ def add_leader(session: Session, *, clock: Clock, unit_id: str, user_id: str) ->
     if session.get(UnitLeader, (unit_id, user_id)) is not None:
         raise Conflict("That user leads this unit already.")
     session.add(UnitLeader(unit_id=unit_id, user_id=user_id, assigned_at=clock.now()))
-    session.commit()
     return user
 
 
-def remove_leader(session: Session, *, unit_id: str, user_id: str) -> None:
-    """Remove a leader assignment; committed.  Reports keep their recorded assignees."""
-    row = session.get(UnitLeader, (unit_id, user_id))
-    if row is None:
-        raise NotFound("That user does not lead this unit.")
-    session.delete(row)
-    session.commit()
+def remove_leader(db: Database, *, unit_id: str, user_id: str) -> None:
+    """Remove a leader assignment.  Reports keep their recorded assignees."""
+    with db.write() as session:
+        row = session.get(UnitLeader, (unit_id, user_id))
+        if row is None:
+            raise NotFound("That user does not lead this unit.")
+        session.delete(row)
 
 
 def units_led_by(session: Session, user_id: str) -> list[str]:
@@ -294,23 +302,23 @@ def get_category(session: Session, category_id: str, *, include_inactive: bool =
 
 
 def create_category(
-    session: Session, *, id: str, label: str, position: int | None = None
+    db: Database, *, id: str, label: str, position: int | None = None
 ) -> Category:
-    """Add a category; committed.  An existing id is 409."""
-    if session.get(Category, id) is not None:
-        raise Conflict(f"Category {id!r} exists already.")
-    if position is None:
-        last = session.scalar(select(Category.position).order_by(Category.position.desc()))
-        position = (last or 0) + 1
-    category = Category(id=id, label=label, active=True, position=position)
-    session.add(category)
-    session.commit()
+    """Add a category.  An existing id is 409."""
+    with db.write() as session:
+        if session.get(Category, id) is not None:
+            raise Conflict(f"Category {id!r} exists already.")
+        if position is None:
+            last = session.scalar(select(Category.position).order_by(Category.position.desc()))
+            position = (last or 0) + 1
+        category = Category(id=id, label=label, active=True, position=position)
+        session.add(category)
     return category
 
 
-def update_category(session: Session, category_id: str, **changes: Any) -> Category:
-    category = get_category(session, category_id)
-    for key, value in changes.items():
-        setattr(category, key, value)
-    session.commit()
+def update_category(db: Database, category_id: str, **changes: Any) -> Category:
+    with db.write() as session:
+        category = get_category(session, category_id)
+        for key, value in changes.items():
+            setattr(category, key, value)
     return category

@@ -8,22 +8,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.orm import Session
-
+from speakup.db import Database
 from speakup.services import auth, intake
 
 
-def purge(session: Session, *, now: datetime) -> dict[str, int]:
-    """Delete everything expired by ``now``; how many rows of each kind.  One transaction,
-    committed.  Idempotent.
+def purge(db: Database, *, now: datetime) -> dict[str, int]:
+    """Delete everything expired by ``now``; how many rows of each kind.  One write block.
+    Idempotent.
 
     - ``idempotency_records``: Idempotency-Keys older than a day, with their link from a key
       to a report (also deleted as new keyed submissions arrive, but not only then).
     - ``revoked_tokens``: deny-list entries for tokens that have expired anyway.
     """
-    counts = {
-        "idempotency_records": intake.purge_expired(session, now=now),
-        "revoked_tokens": auth.purge_revoked(session, now=now),
-    }
-    session.commit()
-    return counts
+    with db.write() as session:
+        return {
+            "idempotency_records": intake.purge_expired(session, now=now),
+            "revoked_tokens": auth.purge_revoked(session, now=now),
+        }

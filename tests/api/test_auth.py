@@ -754,9 +754,9 @@ def test_a_password_changed_during_sign_in_wins(app, client, hospital, monkeypat
 
     def verify_then_reset(stored, password):
         result = original(stored, password)
-        with app.extensions["speakup"].database.session() as other:
-            org.update_user(other, hospital.nurse, clock=app.extensions["speakup"].clock,
-                            passwords=passwords, password="reset by admin")
+        runtime = app.extensions["speakup"]
+        org.update_user(runtime.database, hospital.nurse, clock=runtime.clock,
+                        passwords=passwords, password="reset by admin")
         return result
 
     monkeypatch.setattr(passwords, "verify", verify_then_reset)

@@ -168,8 +168,7 @@ def sqlite_file(tmp_path: Path) -> tuple[Path, str]:
     url = f"sqlite:///{path}"
     migrate.upgrade(url)
     database = Database(url)
-    with database.session() as session:
-        unit = org.create_unit(session, clock=SystemClock(), name="Ward 1", code="W1")
+    unit = org.create_unit(database, clock=SystemClock(), name="Ward 1", code="W1")
     database.dispose()
     return path, unit.id
 

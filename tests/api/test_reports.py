@@ -10,6 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from flask_jwt_extended import create_access_token
 
+from speakup.db import Database
 from speakup.services import org
 from tests.support import Login, Org, assert_problem, report_body
 
@@ -129,9 +130,9 @@ def test_missing_required_fields_are_listed(client, hospital: Org):
     assert {"kind", "category", "unit_id", "description"} <= set(body["errors"])
 
 
-def test_inactive_unit_and_category_are_refused(client, hospital: Org, session):
-    org.update_unit(session, hospital.ward, active=False)
-    org.update_category(session, "other", active=False)
+def test_inactive_unit_and_category_are_refused(client, hospital: Org, database: Database):
+    org.update_unit(database, hospital.ward, active=False)
+    org.update_category(database, "other", active=False)
     body = assert_problem(submit(client, report_body(hospital.ward)), 422)
     assert "unit_id" in body["errors"]
     body = assert_problem(submit(client, report_body(hospital.site, category="other")), 422)
@@ -254,9 +255,9 @@ def test_involves_leader_passes_over_the_first_leaders_up_even_above_the_unit(
 
 
 def test_with_no_leaders_up_the_tree_safety_officers_get_it(
-    client, hospital: Org, login: Login, session
+    client, hospital: Org, login: Login, database: Database
 ):
-    org.remove_leader(session, unit_id=hospital.site, user_id=hospital.site_leader)
+    org.remove_leader(database, unit_id=hospital.site, user_id=hospital.site_leader)
     report = submit(client, report_body(hospital.medicine)).json
     routing = routing_of(client, report["id"], login("officer"))
     assert [a["id"] for a in routing["assignees"]] == [hospital.officer]

@@ -35,11 +35,12 @@ def stored_user(session: Session, user_id: str) -> User:
 # --- signing in ------------------------------------------------------------------------
 
 
-def test_confirm_sign_in_gives_the_users_epoch_and_writes_nothing(session, hospital: Org):
+def test_confirm_sign_in_gives_the_users_epoch_and_writes_nothing(
+        database: Database, session, hospital: Org):
     user = stored_user(session, hospital.nurse)
     hash_before = user.password_hash
 
-    epoch = auth.confirm_sign_in(session, user_id=user.id, verified_hash=hash_before)
+    epoch = auth.confirm_sign_in(database, user_id=user.id, verified_hash=hash_before)
 
     assert epoch == user.session_epoch == 0
     assert not session.new and not session.dirty
@@ -47,30 +48,30 @@ def test_confirm_sign_in_gives_the_users_epoch_and_writes_nothing(session, hospi
 
 
 def test_confirm_sign_in_refuses_a_password_changed_or_account_closed_meanwhile(
-    session, clock, passwords: Passwords, hospital: Org
+    database: Database, session, clock, passwords: Passwords, hospital: Org
 ):
     verified = stored_user(session, hospital.nurse).password_hash
-    org.update_user(session, hospital.nurse, clock=clock, passwords=passwords,
+    org.update_user(database, hospital.nurse, clock=clock, passwords=passwords,
                     password="changed meanwhile")
     changed = stored_user(session, hospital.nurse).password_hash
 
     for rehash in (None, "$argon2id$rehash-of-the-old-password"):
         with pytest.raises(Unauthorized) as caught:
-            auth.confirm_sign_in(session, user_id=hospital.nurse, verified_hash=verified,
+            auth.confirm_sign_in(database, user_id=hospital.nurse, verified_hash=verified,
                                  password_hash=rehash)
         assert caught.value.detail == auth.LOGIN_FAILED
     assert stored_user(session, hospital.nurse).password_hash == changed  # not overwritten
 
     officer = stored_user(session, hospital.officer)
-    org.update_user(session, officer.id, clock=clock, passwords=passwords, active=False)
+    org.update_user(database, officer.id, clock=clock, passwords=passwords, active=False)
     with pytest.raises(Unauthorized):
-        auth.confirm_sign_in(session, user_id=officer.id, verified_hash=officer.password_hash)
+        auth.confirm_sign_in(database, user_id=officer.id, verified_hash=officer.password_hash)
 
 
-def test_confirm_sign_in_stores_a_fresher_hash(session, hospital: Org):
+def test_confirm_sign_in_stores_a_fresher_hash(database: Database, session, hospital: Org):
     verified = stored_user(session, hospital.nurse).password_hash
 
-    epoch = auth.confirm_sign_in(session, user_id=hospital.nurse, verified_hash=verified,
+    epoch = auth.confirm_sign_in(database, user_id=hospital.nurse, verified_hash=verified,
                                  password_hash="$argon2id$fresher")
 
     assert epoch == 0
@@ -97,8 +98,9 @@ def test_next_whole_hour_rounds_up(moment: datetime, rounded: datetime):
     assert auth.next_whole_hour(moment) == rounded
 
 
-def test_ending_a_session_keeps_only_its_id_and_a_whole_hour(session, hospital: Org):
-    auth.end_session(session, session_id="s1", until=MOMENT)
+def test_ending_a_session_keeps_only_its_id_and_a_whole_hour(
+        database: Database, session, hospital: Org):
+    auth.end_session(database, session_id="s1", until=MOMENT)
 
     rows = denied(session)
     assert rows == {"s1": datetime(2026, 3, 2, 10, tzinfo=UTC)}
@@ -107,24 +109,25 @@ def test_ending_a_session_keeps_only_its_id_and_a_whole_hour(session, hospital: 
     assert not auth.session_is_ended(session, session_id="s2")
 
 
-def test_ending_a_session_twice_is_fine(session, hospital: Org):
-    auth.end_session(session, session_id="s1", until=MOMENT)
-    auth.end_session(session, session_id="s1", until=MOMENT + timedelta(days=3))
+def test_ending_a_session_twice_is_fine(database: Database, session, hospital: Org):
+    auth.end_session(database, session_id="s1", until=MOMENT)
+    auth.end_session(database, session_id="s1", until=MOMENT + timedelta(days=3))
 
     assert denied(session) == {"s1": datetime(2026, 3, 2, 10, tzinfo=UTC)}
 
 
 def test_a_refresh_token_is_spent_once_and_replaying_it_ends_the_session(
-    session, hospital: Org
+    database: Database, session, hospital: Org
 ):
-    auth.spend_refresh_token(session, token_id="jti-1", session_id="s1", until=MOMENT)
+    auth.spend_refresh_token(database, token_id="jti-1", session_id="s1", until=MOMENT)
     assert not auth.session_is_ended(session, session_id="s1")
-    auth.spend_refresh_token(session, token_id="jti-2", session_id="s1", until=MOMENT)
+    auth.spend_refresh_token(database, token_id="jti-2", session_id="s1", until=MOMENT)
 
     with pytest.raises(Unauthorized) as caught:
-        auth.spend_refresh_token(session, token_id="jti-1", session_id="s1", until=MOMENT)
+        auth.spend_refresh_token(database, token_id="jti-1", session_id="s1", until=MOMENT)
 
     assert caught.value.detail == auth.REFRESH_REUSED
+    session.rollback()  # a fresh snapshot: the commands wrote in their own transactions
     assert auth.session_is_ended(session, session_id="s1")
     hour = datetime(2026, 3, 2, 10, tzinfo=UTC)
     assert denied(session) == {"jti-1": hour, "jti-2": hour, "s1": hour}
@@ -143,13 +146,12 @@ def test_two_concurrent_refreshes_with_one_token_let_exactly_one_through(
         try:
             for n in range(rounds):
                 barrier.wait(timeout=30)
-                with own.session() as s:
-                    try:
-                        auth.spend_refresh_token(s, token_id=f"jti-{n}", session_id=f"s-{n}",
-                                                 until=MOMENT)
-                        outcome = "spent"
-                    except Unauthorized:
-                        outcome = "replayed"
+                try:
+                    auth.spend_refresh_token(own, token_id=f"jti-{n}", session_id=f"s-{n}",
+                                             until=MOMENT)
+                    outcome = "spent"
+                except Unauthorized:
+                    outcome = "replayed"
                 with lock:
                     outcomes.append(outcome)
         finally:
@@ -167,9 +169,10 @@ def test_two_concurrent_refreshes_with_one_token_let_exactly_one_through(
             assert auth.session_is_ended(s, session_id=f"s-{n}")
 
 
-def test_purge_removes_only_rows_whose_tokens_have_all_expired(session, hospital: Org):
-    auth.end_session(session, session_id="old", until=MOMENT)  # kept until 10:00
-    auth.end_session(session, session_id="new", until=MOMENT + timedelta(hours=1))  # 11:00
+def test_purge_removes_only_rows_whose_tokens_have_all_expired(
+        database: Database, session, hospital: Org):
+    auth.end_session(database, session_id="old", until=MOMENT)  # kept until 10:00
+    auth.end_session(database, session_id="new", until=MOMENT + timedelta(hours=1))  # 11:00
 
     assert auth.purge_revoked(session, now=datetime(2026, 3, 2, 9, 59, tzinfo=UTC)) == 0
     assert auth.purge_revoked(session, now=datetime(2026, 3, 2, 10, tzinfo=UTC)) == 1
@@ -178,8 +181,8 @@ def test_purge_removes_only_rows_whose_tokens_have_all_expired(session, hospital
     assert set(denied(session)) == {"new"}
 
 
-def test_purge_does_not_commit(session, hospital: Org):
-    auth.end_session(session, session_id="old", until=MOMENT)
+def test_purge_does_not_commit(database: Database, session, hospital: Org):
+    auth.end_session(database, session_id="old", until=MOMENT)
 
     assert auth.purge_revoked(session, now=MOMENT + timedelta(days=1)) == 1
     session.rollback()

@@ -21,14 +21,13 @@ def test_concurrent_submissions_from_several_engines_all_land_with_unique_refere
         references = []
         try:
             for i in range(EACH):
-                with own.session() as session:
-                    result = intake.submit(
-                        session, clock=clock, keys=keys, reporter=None,
-                        data=intake.NewReport(kind="concern", category="other",
-                                              unit_id=hospital.ward,
-                                              description=f"worker {n} report {i}"),
-                    )
-                    references.append(result.view["reference"])
+                result = intake.submit(
+                    own, clock=clock, keys=keys, reporter=None,
+                    data=intake.NewReport(kind="concern", category="other",
+                                          unit_id=hospital.ward,
+                                          description=f"worker {n} report {i}"),
+                )
+                references.append(result.view["reference"])
         finally:
             own.dispose()
         return references

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from speakup.db import Database
 from speakup.models import IdempotencyRecord, Report, ReportAssignee, ReportEvent, User
 from speakup.services import intake
 from speakup.services.errors import Invalid
@@ -23,11 +24,12 @@ def new(hospital: Org, **overrides: object) -> intake.NewReport:
 
 
 def test_anonymous_report_drops_the_reporter_even_if_one_is_passed(
-    session, clock, keys, hospital: Org
+    database: Database, session, clock, keys, hospital: Org
 ):
     nurse = session.get(User, hospital.nurse)
-    result = intake.submit(session, clock=clock, keys=keys, reporter=nurse,
+    result = intake.submit(database, clock=clock, keys=keys, reporter=nurse,
                            data=new(hospital, anonymous=True))
+    session.rollback()  # a fresh snapshot: the command wrote in its own transaction
     report = session.get(Report, result.report_id)
     assert report.anonymous and report.reporter_id is None and report.receipt_hash
     actors = session.scalars(select(ReportEvent.actor_id).where(
@@ -36,9 +38,11 @@ def test_anonymous_report_drops_the_reporter_even_if_one_is_passed(
     assert result.receipt_key is not None
 
 
-def test_named_report_records_reporter_routing_and_timeline(session, clock, keys, hospital: Org):
+def test_named_report_records_reporter_routing_and_timeline(
+        database: Database, session, clock, keys, hospital: Org):
     nurse = session.get(User, hospital.nurse)
-    result = intake.submit(session, clock=clock, keys=keys, reporter=nurse, data=new(hospital))
+    result = intake.submit(database, clock=clock, keys=keys, reporter=nurse, data=new(hospital))
+    session.rollback()  # a fresh snapshot: the command wrote in its own transaction
     report = session.get(Report, result.report_id)
     assert report.reporter_id == hospital.nurse and report.receipt_hash is None
     assert result.receipt_key is None
@@ -52,20 +56,21 @@ def test_named_report_records_reporter_routing_and_timeline(session, clock, keys
     assert events[1].details["reason"] == report.routing_reason
 
 
-def test_unknown_unit_is_invalid_and_nothing_is_written(session, clock, keys, hospital: Org):
+def test_unknown_unit_is_invalid_and_nothing_is_written(
+        database: Database, session, clock, keys, hospital: Org):
     with pytest.raises(Invalid) as raised:
-        intake.submit(session, clock=clock, keys=keys, reporter=None,
+        intake.submit(database, clock=clock, keys=keys, reporter=None,
                       data=new(hospital, unit_id="missing"))
     assert "unit_id" in raised.value.errors
     session.rollback()
     assert session.scalar(select(func.count()).select_from(Report)) == 0
 
 
-def test_idempotent_replay_creates_nothing(session, clock, keys, hospital: Org):
-    first = intake.submit(session, clock=clock, keys=keys, reporter=None, data=new(hospital),
+def test_idempotent_replay_creates_nothing(database: Database, session, clock, keys, hospital: Org):
+    first = intake.submit(database, clock=clock, keys=keys, reporter=None, data=new(hospital),
                           idempotency_key=KEY)
     clock.advance(minutes=5)
-    again = intake.submit(session, clock=clock, keys=keys, reporter=None, data=new(hospital),
+    again = intake.submit(database, clock=clock, keys=keys, reporter=None, data=new(hospital),
                           idempotency_key=KEY)
     assert again.replayed and not first.replayed
     assert again.report_id == first.report_id and again.view == first.view
@@ -75,11 +80,12 @@ def test_idempotent_replay_creates_nothing(session, clock, keys, hospital: Org):
     assert KEY not in record.key_hash and "receipt_key" not in record.response
 
 
-def test_anonymous_and_named_idempotency_keys_live_apart(session, clock, keys, hospital: Org):
+def test_anonymous_and_named_idempotency_keys_live_apart(
+        database: Database, session, clock, keys, hospital: Org):
     nurse = session.get(User, hospital.nurse)
-    a = intake.submit(session, clock=clock, keys=keys, reporter=None, data=new(hospital),
+    a = intake.submit(database, clock=clock, keys=keys, reporter=None, data=new(hospital),
                       idempotency_key=KEY)
-    b = intake.submit(session, clock=clock, keys=keys, reporter=nurse, data=new(hospital),
+    b = intake.submit(database, clock=clock, keys=keys, reporter=nurse, data=new(hospital),
                       idempotency_key=KEY)
     assert a.report_id != b.report_id
 
@@ -87,32 +93,33 @@ def test_anonymous_and_named_idempotency_keys_live_apart(session, clock, keys, h
 def test_a_concurrent_retry_that_loses_the_race_gets_the_first_response(
     database, clock, keys, hospital: Org
 ):
-    # Two sessions both miss the idempotency record, then both try to create the report.
-    with database.session() as one, database.session() as two:
-        first = intake.submit(one, clock=clock, keys=keys, reporter=None, data=new(hospital),
-                              idempotency_key=KEY)
-        original_replay = intake._replay
-        calls = {"n": 0}
+    # The second submission misses the idempotency record (as if both had looked at once),
+    # then loses the race to create the report.
+    first = intake.submit(database, clock=clock, keys=keys, reporter=None, data=new(hospital),
+                          idempotency_key=KEY)
+    original_replay = intake._replay
+    calls = {"n": 0}
 
-        def miss_once(*args, **kwargs):
-            calls["n"] += 1
-            return None if calls["n"] == 1 else original_replay(*args, **kwargs)
+    def miss_once(*args, **kwargs):
+        calls["n"] += 1
+        return None if calls["n"] == 1 else original_replay(*args, **kwargs)
 
-        intake._replay = miss_once  # type: ignore[assignment]
-        try:
-            second = intake.submit(two, clock=clock, keys=keys, reporter=None,
-                                   data=new(hospital), idempotency_key=KEY)
-        finally:
-            intake._replay = original_replay  # type: ignore[assignment]
+    intake._replay = miss_once  # type: ignore[assignment]
+    try:
+        second = intake.submit(database, clock=clock, keys=keys, reporter=None,
+                               data=new(hospital), idempotency_key=KEY)
+    finally:
+        intake._replay = original_replay  # type: ignore[assignment]
     assert second.replayed and second.report_id == first.report_id
     assert second.receipt_key == first.receipt_key
 
 
-def test_idempotency_keys_are_forgotten_after_a_day(session, clock, keys, hospital: Org):
-    first = intake.submit(session, clock=clock, keys=keys, reporter=None, data=new(hospital),
+def test_idempotency_keys_are_forgotten_after_a_day(
+        database: Database, session, clock, keys, hospital: Org):
+    first = intake.submit(database, clock=clock, keys=keys, reporter=None, data=new(hospital),
                           idempotency_key=KEY)
     clock.advance(intake.IDEMPOTENCY_TTL)
-    later = intake.submit(session, clock=clock, keys=keys, reporter=None, data=new(hospital),
+    later = intake.submit(database, clock=clock, keys=keys, reporter=None, data=new(hospital),
                           idempotency_key=KEY)
     assert not later.replayed and later.report_id != first.report_id
     assert later.receipt_key != first.receipt_key or later.receipt_key is None
@@ -120,11 +127,11 @@ def test_idempotency_keys_are_forgotten_after_a_day(session, clock, keys, hospit
 
 
 def test_expired_keys_are_deleted_as_new_keyed_submissions_arrive(
-    session, clock, keys, hospital: Org
+    database: Database, session, clock, keys, hospital: Org
 ):
-    intake.submit(session, clock=clock, keys=keys, reporter=None, data=new(hospital),
+    intake.submit(database, clock=clock, keys=keys, reporter=None, data=new(hospital),
                   idempotency_key=KEY)
     clock.advance(intake.IDEMPOTENCY_TTL + timedelta(hours=1))
-    intake.submit(session, clock=clock, keys=keys, reporter=None, data=new(hospital),
+    intake.submit(database, clock=clock, keys=keys, reporter=None, data=new(hospital),
                   idempotency_key=KEY[::-1])
     assert session.scalar(select(func.count()).select_from(IdempotencyRecord)) == 1

@@ -7,7 +7,7 @@ import re
 
 from sqlalchemy import select
 
-from speakup.db import Base
+from speakup.db import Base, Database
 from speakup.services import intake, receipts
 from speakup.services.errors import Unauthorized
 from speakup.services.followup import redeem
@@ -26,11 +26,11 @@ def test_ten_thousand_keys_are_unique_well_formed_and_carry_at_least_128_bits():
         assert len({key[position] for key in keys}) == len(receipts.ALPHABET)
 
 
-def test_keys_are_stored_only_as_keyed_hashes(session, clock, keys, hospital: Org, database):
+def test_keys_are_stored_only_as_keyed_hashes(clock, keys, hospital: Org, database):
     shown = []
     for _ in range(200):
         result = intake.submit(
-            session, clock=clock, keys=keys, reporter=None,
+            database, clock=clock, keys=keys, reporter=None,
             data=intake.NewReport(kind="concern", category="other", unit_id=hospital.ward,
                                   description="anonymous"),
         )
@@ -48,9 +48,10 @@ def test_keys_are_stored_only_as_keyed_hashes(session, clock, keys, hospital: Or
         assert receipts.digest(keys.receipt, key).upper() in text
 
 
-def test_keys_open_their_report_however_they_are_typed(session, clock, keys, hospital: Org):
+def test_keys_open_their_report_however_they_are_typed(
+        database: Database, session, clock, keys, hospital: Org):
     result = intake.submit(
-        session, clock=clock, keys=keys, reporter=None,
+        database, clock=clock, keys=keys, reporter=None,
         data=intake.NewReport(kind="gap", category="other", unit_id=hospital.ward,
                               description="handover gap"),
     )
