@@ -31,12 +31,11 @@ from speakup.models import (
     IdempotencyRecord,
     Report,
     ReportAssignee,
-    ReportEvent,
     Unit,
     User,
 )
 from speakup.models.ids import new_id
-from speakup.services import receipts, references, routing, sla, views
+from speakup.services import history, receipts, references, routing, sla, views
 from speakup.services.clock import Clock
 from speakup.services.errors import Invalid
 from speakup.services.keys import Keys, keyed_hash
@@ -191,13 +190,11 @@ def _create(
         ReportAssignee(report_id=report.id, user_id=u.id, assigned_at=now, active=True)
         for u in decision.assignees
     )
-    session.add_all([
-        ReportEvent(report_id=report.id, type="submitted", at=now,
-                    actor_id=None if anonymous else report.reporter_id, details={}),
-        ReportEvent(report_id=report.id, type="routed", at=now, actor_id=None,
-                    details={"assignees": [views.person(u) for u in decision.assignees],
-                             "reason": decision.reason}),
-    ])
+    history.record(session, report_id=report.id, type="submitted", at=now,
+                   actor_id=None if anonymous else report.reporter_id)
+    history.record(session, report_id=report.id, type="routed", at=now,
+                   details={"assignees": [views.person(u) for u in decision.assignees],
+                            "reason": decision.reason})
     view = views.jsonable({**views.base_fields(report), "messages": []})
     if keyed is not None:
         # Forget expired keys (and their link to a report) as new ones arrive, too.
