@@ -10,8 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from speakup.db import Base
 from speakup.models.ids import new_id
+from speakup.vocabulary import Role, values
 
-ROLES = ("staff", "leader", "safety_officer", "admin")
+ROLES = values(Role)
 
 ID = String(32)
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from speakup.db import Base
 from speakup.models.ids import new_id
+from speakup.vocabulary import Status
 
 ID = String(32)
 
@@ -36,7 +37,7 @@ class Report(Base):
     anonymous: Mapped[bool] = mapped_column(default=False)
     involves_leader: Mapped[bool] = mapped_column(default=False)
     wants_involvement: Mapped[bool] = mapped_column(default=False)
-    status: Mapped[str] = mapped_column(String(20), default="new", index=True)
+    status: Mapped[str] = mapped_column(String(20), default=Status.NEW.value, index=True)
     created_at: Mapped[datetime]
     ack_due_at: Mapped[datetime]
     close_due_at: Mapped[datetime]

@@ -16,10 +16,12 @@ from speakup.schemas.common import (
     not_blank,
     page_of,
 )
-from speakup.services.intake import KINDS
-from speakup.services.reports import STATUSES
+from speakup.vocabulary import Kind, Outcome, Status, values
 
-OUTCOMES = ("actioned", "planned", "not_actioned", "referred", "duplicate")
+KINDS = values(Kind)
+STATUSES = values(Status)
+
+OUTCOMES = values(Outcome)
 
 
 class ReportCreateSchema(Input):

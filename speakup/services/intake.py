@@ -39,8 +39,9 @@ from speakup.services import history, receipts, references, routing, sla, views
 from speakup.services.clock import Clock
 from speakup.services.errors import Invalid
 from speakup.services.keys import Keys, keyed_hash
+from speakup.vocabulary import Kind, Status, values
 
-KINDS = ("concern", "gap", "opportunity")
+KINDS = values(Kind)
 # A retry comes within minutes; after a day a key is forgotten, and with it the one way to
 # see an anonymous report's receipt key again.
 IDEMPOTENCY_TTL = timedelta(hours=24)
@@ -175,7 +176,7 @@ def _create(
         anonymous=anonymous,
         involves_leader=data.involves_leader,
         wants_involvement=data.wants_involvement,
-        status="new",
+        status=Status.NEW,
         created_at=now,
         ack_due_at=ack_due,
         close_due_at=close_due,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from speakup.models import Report, ReportAssignee, User
@@ -22,8 +22,8 @@ from speakup.services.errors import NotFound
 from speakup.services.keys import Keys
 from speakup.services.org import subtree_ids
 from speakup.services.pages import Page, paginate
+from speakup.vocabulary import Status
 
-STATUSES = ("new", "acknowledged", "in_progress", "closed")
 NOT_FOUND = "No such report."
 
 
@@ -39,28 +39,47 @@ class Filters:
     created_to: datetime | None = None
 
 
-def side_of(session: Session, actor: Actor, report: Report) -> str | None:
-    """``"staff"``, ``"reporter"`` or None (may not see it)."""
+def staff_side(actor: Actor) -> ColumnElement[bool]:
+    """The reports the actor sees from the staff side: all for safety officers and admins,
+    for a leader those assigned to them (while they hold the role), else none."""
+    if actor.sees_everything:
+        return true()
+    if actor.user_id is not None and actor.has_role("leader"):
+        return exists().where(
+            ReportAssignee.report_id == Report.id,
+            ReportAssignee.user_id == actor.user_id,
+            ReportAssignee.active.is_(True),
+        )
+    return false()
+
+
+def reporter_side(actor: Actor) -> ColumnElement[bool]:
+    """The reports the actor sees as their reporter: their own named reports, or the one
+    report of a follow-up token."""
     if actor.followup_report_id is not None:
-        return "reporter" if actor.followup_report_id == report.id else None
-    if actor.user_id is None:
-        return None
-    if actor.sees_everything or (
-        actor.has_role("leader") and _is_assignee(session, report.id, actor.user_id)
-    ):
-        return "staff"
-    if not report.anonymous and report.reporter_id == actor.user_id:
-        return "reporter"
-    return None
+        return Report.id == actor.followup_report_id
+    if actor.user_id is not None:
+        return and_(Report.anonymous.is_(False), Report.reporter_id == actor.user_id)
+    return false()
+
+
+def visible_to(actor: Actor) -> ColumnElement[bool]:
+    """The one visibility rule, as SQL: the list, the detail (and, later, metrics and the
+    huddle) filter with it."""
+    return or_(staff_side(actor), reporter_side(actor))
 
 
 def visible_report(session: Session, *, actor: Actor, report_id: str) -> tuple[Report, str]:
-    """The report and the side the actor sees it from, else :class:`NotFound`."""
-    report = session.get(Report, report_id)
-    side = side_of(session, actor, report) if report is not None else None
-    if report is None or side is None:
+    """The report and the side the actor sees it from (``"staff"`` or ``"reporter"``), else
+    :class:`NotFound`; one query."""
+    row = session.execute(
+        select(Report, staff_side(actor).label("staff"))
+        .where(Report.id == report_id, visible_to(actor))
+    ).first()
+    if row is None:
         raise NotFound(NOT_FOUND)
-    return report, side
+    report, staff = row
+    return report, "staff" if staff else "reporter"
 
 
 def get_report(session: Session, *, actor: Actor, report_id: str) -> dict[str, Any]:
@@ -89,12 +108,9 @@ def list_reports(
         ReportAssignee.user_id == me,
         ReportAssignee.active.is_(True),
     )
-    stmt = select(Report)
-    if not actor.sees_everything:
-        own = and_(Report.anonymous.is_(False), Report.reporter_id == me)
-        # Assignments count only while the person is a leader: taking the role away takes
-        # their reports away too, although the assignment stays on record.
-        stmt = stmt.where(or_(own, assigned) if actor.has_role("leader") else own)
+    # Assignments count only while the person is a leader: taking the role away takes their
+    # reports away too, although the assignment stays on record.
+    stmt = select(Report).where(visible_to(actor))
     stmt = _filtered(session, stmt, filters, assigned, clock.now())
     page = paginate(
         session, stmt, [Report.created_at, Report.id], signing_key=keys.cursor, limit=limit,
@@ -134,7 +150,7 @@ def _filtered(session: Session, stmt: Any, f: Filters, assigned: Any, now: datet
         stmt = stmt.where(assigned)
     if f.overdue is not None:
         late = and_(
-            Report.status != "closed",
+            Report.status != Status.CLOSED,
             or_(
                 and_(Report.acknowledged_at.is_(None), Report.ack_due_at < now),
                 Report.close_due_at < now,
@@ -144,6 +160,3 @@ def _filtered(session: Session, stmt: Any, f: Filters, assigned: Any, now: datet
     return stmt
 
 
-def _is_assignee(session: Session, report_id: str, user_id: str) -> bool:
-    row = session.get(ReportAssignee, (report_id, user_id))
-    return row is not None and row.active

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from speakup.vocabulary import Kind
+
 ACK_CEILING_HOURS = 7 * 24
 CLOSE_CEILING_HOURS = 90 * 24
 
@@ -19,9 +21,9 @@ class Target:
 
 DEFAULT_POLICY: dict[str, Target] = {
     "immediate_risk": Target(1, 72),
-    "concern": Target(48, 30 * 24),
-    "gap": Target(48, 30 * 24),
-    "opportunity": Target(120, 60 * 24),
+    Kind.CONCERN: Target(48, 30 * 24),
+    Kind.GAP: Target(48, 30 * 24),
+    Kind.OPPORTUNITY: Target(120, 60 * 24),
 }
 
 

@@ -138,6 +138,7 @@ def test_options_is_204_with_allow(server: Server):
 
 
 def test_access_log_escapes_paths_and_names_routes_not_ids(server: Server):
+    server.call("GET", "/healthz")  # a line whose shape is checked below
     forged = '[02/Dec/2026:09:99:99 +0000] "POST /api/v1/auth/login" 200 767 150ms'
     quoted = urllib.parse.quote(forged)
     for path in (f"/api/v1/reports/x%0a{quoted}", f"/nowhere/x%0d%0a{quoted}",
