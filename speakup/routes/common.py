@@ -74,26 +74,15 @@ def actor_from_token(
     if claims.get("ep") != user.session_epoch:
         # The user's sessions were all ended (new password, deactivation) after this token.
         raise Unauthorized(SESSION_ENDED)
-    actor = Actor(user_id=user.id, name=user.name, roles=frozenset(user.roles))
-    end_reads()
-    return actor
-
-
-def end_reads() -> None:
-    """End this request's read transaction (it begins again at the next read), so that it
-    does not stay open while a command writes: PostgreSQL would hold an idle transaction,
-    and on SQLite later reads would not see the command's change."""
-    session: Session | None = g.get("db_read")
-    if session is not None:
-        session.rollback()
+    g.user = user  # held for current_user(): the session's identity map holds it weakly
+    return Actor(user_id=user.id, name=user.name, roles=frozenset(user.roles))
 
 
 def current_user() -> User:
-    actor: Actor = g.actor
-    if actor.user_id is None:
+    """The signed-in user that :func:`actor_from_token` loaded (no second read)."""
+    user: User | None = g.get("user")
+    if user is None:
         raise Forbidden("This needs a signed-in user.")
-    user = reads().get(User, actor.user_id)
-    assert user is not None  # noqa: S101 - loaded a moment ago by actor_from_token
     return user
 
 

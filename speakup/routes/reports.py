@@ -16,6 +16,7 @@ from speakup.routes.common import (
     JSON_BODY,
     Blueprint,
     actor_from_token,
+    current_user,
     problems,
     reads,
     requires,
@@ -62,8 +63,8 @@ def submit(headers: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
 
 def _named_reporter() -> User | None:
     """The signed-in user who sends a named report, or None when no token came with it."""
-    actor = actor_from_token(optional=True)
-    return reads().get(User, actor.user_id) if actor.user_id else None
+    actor_from_token(optional=True)
+    return current_user() if g.get("user") is not None else None
 
 
 @blp.route("/reports", methods=["GET"])
