@@ -106,9 +106,13 @@ def submit(
             earlier = _replay(session, keys, keyed, clock.now())
         if earlier is not None:
             return earlier
+    # Validation and routing only read: done before the write lock, which is then held for
+    # the reference and the inserts alone.
+    with db.read() as session:
+        decision = _checked_and_routed(session, data, reporter)
     try:
         with db.write() as session:
-            return _create(session, clock, keys, data, reporter, anonymous, keyed)
+            return _create(session, clock, keys, data, reporter, anonymous, keyed, decision)
     except IntegrityError:
         # A concurrent request with the same Idempotency-Key won the race.
         if keyed is None:
@@ -131,6 +135,21 @@ def purge_expired(session: Session, *, now: datetime) -> int:
     return result.rowcount
 
 
+def _checked_and_routed(session: Session, data: NewReport, reporter: User | None
+                        ) -> routing.Decision:
+    """Refuse what the reporter must fix, then decide who the report goes to (reads only)."""
+    unit = session.get(Unit, data.unit_id)
+    if unit is None or not unit.active:
+        raise Invalid.field("unit_id", "No such active unit.")
+    category = session.get(Category, data.category)
+    if category is None or not category.active:
+        raise Invalid.field("category", "Not one of the active categories.")
+    if data.kind not in KINDS:
+        raise Invalid.field("kind", f"Must be one of: {', '.join(KINDS)}.")
+    return routing.route(session, unit=unit, involves_leader=data.involves_leader,
+                         reporter_id=reporter.id if reporter else None)
+
+
 def _create(
     session: Session,
     clock: Clock,
@@ -139,22 +158,9 @@ def _create(
     reporter: User | None,
     anonymous: bool,
     keyed: _Keyed | None,
+    decision: routing.Decision,
 ) -> Submitted:
-    unit = session.get(Unit, data.unit_id)
-    if unit is None or not unit.active:
-        # Checked before anything is written: a bad unit is the reporter's to fix.
-        raise Invalid.field("unit_id", "No such active unit.")
-    category = session.get(Category, data.category)
-    if category is None or not category.active:
-        raise Invalid.field("category", "Not one of the active categories.")
-    if data.kind not in KINDS:
-        raise Invalid.field("kind", f"Must be one of: {', '.join(KINDS)}.")
-
     now = clock.now()
-    decision = routing.route(
-        session, unit=unit, involves_leader=data.involves_leader,
-        reporter_id=reporter.id if reporter else None,
-    )
     ack_due, close_due = sla.due_times(now, kind=data.kind, immediate_risk=data.immediate_risk)
     report_id = new_id()
     receipt_key = None
@@ -169,7 +175,7 @@ def _create(
         reference=references.allocate(session, year=now.year)[0],
         kind=data.kind,
         category=data.category,
-        unit_id=unit.id,
+        unit_id=data.unit_id,
         title=data.title or None,
         description=data.description,
         immediate_risk=data.immediate_risk,
