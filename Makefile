@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck unit openapi clean
+.PHONY: run test lint typecheck unit openapi bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -33,6 +33,12 @@ test: lint typecheck unit
 
 openapi: $(STAMP)
 	$(BIN)/speakup openapi --output openapi.yaml
+
+# speakup beside a thin Flask + SQLAlchemy app under wrk (Debian's package): SQLite, and
+# PostgreSQL too when SPEAKUP_BENCH_DATABASE_URL names a server to create scratch databases on,
+# e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres.  Writes bench/results.md.
+bench: $(STAMP)
+	$(BIN)/python -m bench.run $(if $(SPEAKUP_BENCH_DATABASE_URL),--postgres '$(SPEAKUP_BENCH_DATABASE_URL)')
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
