@@ -6,13 +6,13 @@ A report never goes to its own reporter."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from speakup.models import Unit, UnitLeader, User, UserRole
-from speakup.services.org import ancestors
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ def route(
     unit without leaders the nearest above -- are passed over for the next ones up.
     """
     skipped: Unit | None = None
-    for level in ancestors(session, unit):
+    for level in _up_the_tree(session, unit):
         leaders = _leaders(session, level.id, reporter_id)
         if not leaders:
             continue
@@ -45,6 +45,17 @@ def route(
                         "to the safety officers.")
     return Decision([], prefix + "No leaders and no safety officers to route to; the report "
                     "waits for an administrator to assign it.")
+
+
+def _up_the_tree(session: Session, unit: Unit) -> Iterator[Unit]:
+    """``unit`` and the units above it, nearest first, each read only when it is reached
+    (most reports stop at their own unit)."""
+    seen = set()
+    level: Unit | None = unit
+    while level is not None and level.id not in seen:
+        seen.add(level.id)
+        yield level
+        level = session.get(Unit, level.parent_id) if level.parent_id else None
 
 
 def _why(unit: Unit, level: Unit, skipped: Unit | None) -> str:
@@ -69,6 +80,7 @@ def _leaders(session: Session, unit_id: str, exclude: str | None) -> list[User]:
         .join(UserRole, UserRole.user_id == User.id)
         .where(UnitLeader.unit_id == unit_id, User.active.is_(True), UserRole.role == "leader")
         .order_by(User.name, User.id)
+        .options(lazyload(User.role_rows))  # routing needs ids and names only
     )
     return [u for u in session.scalars(stmt) if u.id != exclude]
 
@@ -79,5 +91,6 @@ def safety_officers(session: Session, *, exclude: str | None = None) -> list[Use
         .join(UserRole, UserRole.user_id == User.id)
         .where(UserRole.role == "safety_officer", User.active.is_(True))
         .order_by(User.name, User.id)
+        .options(lazyload(User.role_rows))  # routing needs ids and names only
     )
     return [u for u in session.scalars(stmt) if u.id != exclude]
