@@ -510,15 +510,17 @@ def notes(rows: list[Row]) -> list[str]:
     """What makes a figure doubtful: failed requests, other work on the machine."""
     found = []
     for row in rows:
-        for name, figures in (("speakup", row.speakup), ("the thin app", row.thin)):
+        apps = (("speakup", row.speakup), ("the thin app", row.thin))
+        for name, figures in apps:
             if figures.failures:
                 found.append(f"- {row.database}, {row.scenario}: {name} answered "
                              f"{figures.failures:,} of {figures.requests:,} requests with "
                              "something other than 2xx (or a socket error).")
-            if figures.others > BUSY_MACHINE:
-                found.append(f"- {row.database}, {row.scenario}: while {name} was measured, "
-                             f"other processes kept {figures.others:.2f} cores busy on average, "
-                             "so that figure may be understated.")
+        busy = [f"{figures.others:.2f} cores busy while {name} was measured"
+                for name, figures in apps if figures.others > BUSY_MACHINE]
+        if busy:
+            found.append(f"- {row.database}, {row.scenario}: other processes kept "
+                         f"{' and '.join(busy)}, so its figures may be understated.")
     return found
 
 
