@@ -16,7 +16,8 @@ For each figure: requests/s, p50 and p99 latency, answers that were not 2xx (wit
 errors), and the largest RSS of the app's gunicorn workers right after it.  A ratio counts
 only when both apps answered every request with 2xx; otherwise it is marked.  The machine's
 CPU time not spent by the app's workers, wrk or PostgreSQL is measured too: when something
-else ran meanwhile, the results say so.  Prints the table and writes ``bench/results.md``.
+else ran meanwhile (another process, or the hypervisor's other guests), the results say so.
+Prints the table and writes ``bench/results.md``.
 
     python -m bench.run [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
                         [--seconds 10]
@@ -109,8 +110,8 @@ class Figures:
     p99_ms: float
     failures: int  # answers that were not 2xx, and socket errors
     rss_mb: float = 0.0  # the largest RSS of the gunicorn workers after the run
-    # Cores kept busy meanwhile by anything but the app's workers, wrk and PostgreSQL: a
-    # sign that something else ran on the machine (figures are then noisy).
+    # Cores kept busy meanwhile by anything but the app's workers, wrk and PostgreSQL (other
+    # processes, or the hypervisor's other guests): the figures are then noisy.
     others: float = 0.0
 
 
@@ -208,34 +209,46 @@ def serving_master(port: int) -> int:
 
 
 def busy_cpu_seconds() -> float:
-    """CPU time spent by the whole machine so far, idle and I/O wait aside (/proc/stat)."""
+    """CPU time the machine has spent so far in processes, and taken by the hypervisor
+    (/proc/stat).  Interrupts are left out: they mostly carry the bench's own loopback
+    traffic, which no process is charged for."""
     # cpu  user nice system idle iowait irq softirq steal ...
-    ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    return (sum(ticks) - ticks[3] - ticks[4]) / CLOCK_TICKS
+    user, nice, system, _idle, _iowait, _irq, _softirq, steal = (
+        int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9])
+    return (user + nice + system + steal) / CLOCK_TICKS
 
 
-def process_cpu_seconds(pids: list[int]) -> float:
-    """CPU time (user and system) the processes ``pids`` have spent so far."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / CLOCK_TICKS
+def cpu_ticks(pid: int, *, reaped: bool = False) -> int:
+    """CPU time (user and system, in ticks) ``pid`` has spent so far; with ``reaped``, with
+    that of its children that have ended and been waited for."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:  # gone meanwhile
+        return 0
+    # Fields 14 to 17 of proc(5): utime, stime, cutime, cstime.
+    return sum(int(n) for n in fields[11:15 if reaped else 13])
 
 
-def postgres_processes() -> list[int]:
-    """The PostgreSQL server's processes on this machine, if any."""
-    found = []
+def tree_cpu_seconds(pids: list[int]) -> float:
+    """CPU time spent so far by the processes ``pids`` and their children, also those that
+    came and went meanwhile (PostgreSQL's backends and autovacuum workers)."""
+    return sum(cpu_ticks(pid, reaped=True) + sum(cpu_ticks(child) for child in children(pid))
+               for pid in pids) / CLOCK_TICKS
+
+
+def postgres_servers() -> list[int]:
+    """The main process of each PostgreSQL server on this machine (none for SQLite runs)."""
+    servers = []
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and (entry / "comm").read_text().strip() == "postgres":
-                found.append(int(entry.name))
+            if not entry.name.isdigit() or (entry / "comm").read_text().strip() != "postgres":
+                continue
+            parent = (entry / "stat").read_text().rpartition(")")[2].split()[1]
+            if Path(f"/proc/{parent}/comm").read_text().strip() != "postgres":
+                servers.append(int(entry.name))
         except OSError:
             continue
-    return found
+    return servers
 
 
 def children_cpu_seconds() -> float:
@@ -245,9 +258,9 @@ def children_cpu_seconds() -> float:
 
 
 def cpu_clock(ours: list[int]) -> tuple[float, float, float, float]:
-    """Seconds so far: wall clock, the machine's busy CPU, the CPU of ``ours`` and of this
-    process's finished children."""
-    return (time.monotonic(), busy_cpu_seconds(), process_cpu_seconds(ours),
+    """Seconds so far: wall clock, the machine's busy CPU, the CPU of the process trees
+    ``ours`` and of this process's finished children (wrk)."""
+    return (time.monotonic(), busy_cpu_seconds(), tree_cpu_seconds(ours),
             children_cpu_seconds())
 
 
@@ -417,7 +430,7 @@ def drive(target: Target, scenario: str, seconds: int, folder: Path) -> Figures:
     script = folder / f"{target.name}-{scenario.replace(' ', '-')}.lua"
     script.write_text(lua_script(call))
     wrk(target.base + call.path, script, WARMUP_SECONDS)
-    ours = children(target.master) + postgres_processes()
+    ours = [target.master, *postgres_servers()]
     before = cpu_clock(ours)
     figures = wrk(target.base + call.path, script, seconds)
     elapsed, busy, served, driven = (
@@ -519,7 +532,7 @@ def notes(rows: list[Row]) -> list[str]:
         busy = [f"{figures.others:.2f} cores busy while {name} was measured"
                 for name, figures in apps if figures.others > BUSY_MACHINE]
         if busy:
-            found.append(f"- {row.database}, {row.scenario}: other processes kept "
+            found.append(f"- {row.database}, {row.scenario}: other work kept "
                          f"{' and '.join(busy)}, so its figures may be understated.")
     return found
 
@@ -527,7 +540,7 @@ def notes(rows: list[Row]) -> list[str]:
 def report(rows: list[Row], *, started: datetime, revision: str, seconds: int,
            versions: str) -> str:
     doubts = notes(rows) or ["- Both apps answered every request with 2xx, and no other "
-                             "process used the CPU meanwhile."]
+                             "work used the CPU meanwhile."]
     return "\n".join([
         "# speakup beside a thin Flask + SQLAlchemy app",
         "",

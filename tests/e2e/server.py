@@ -69,7 +69,8 @@ def serve(database_url: str, home: Path, *options: str,
     ``SPEAKUP_*`` ``settings`` added."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPEAKUP_")}
     env.update(SPEAKUP_INSTANCE_PATH=str(home / "instance"), SPEAKUP_DATABASE_URL=database_url,
-               SPEAKUP_RATELIMIT_INTAKE_PER_CLIENT="100000 per hour", **(settings or {}))
+               SPEAKUP_RATELIMIT_INTAKE_PER_CLIENT="100000 per hour")
+    env.update(settings or {})  # may override the defaults above
     run_cli(env, "db", "upgrade")
     log = home / "server.log"
     port = free_port()
