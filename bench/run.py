@@ -52,7 +52,7 @@ from sqlalchemy.engine import make_url
 
 from bench import thin_app
 from bench.thin_server import SECRET_VARIABLE
-from tests.e2e.server import free_port, run_cli, scratch_database, serve
+from tests.e2e.server import free_port, run_cli, scratch_database, serve, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.md"
@@ -340,12 +340,7 @@ def thin(url: str, home: Path) -> Iterator[Target]:
                       INBOX: inbox,
                       DETAIL: Call("GET", f"/api/v1/reports/{page[0]['id']}", token=leader)})
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=25)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def analyze(url: str) -> None:
