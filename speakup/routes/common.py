@@ -7,7 +7,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 import flask_smorest
-from flask import current_app, g
+from flask import Response, current_app, g
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
 from sqlalchemy.orm import Session
 
@@ -32,6 +32,14 @@ class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
     (a 5,000-digit number, NaN, a repeated key, deep nesting) is a 400 problem."""
 
     ARGUMENTS_PARSER = BodyParser()
+
+
+def send(data: Any, status: int = 200) -> Response:
+    """A JSON response of already JSON-ready data (a view's wire form), sent as is: the
+    route's schema documents it, and a test holds the two equal."""
+    response: Response = current_app.json.response(data)
+    response.status_code = status
+    return response
 
 
 def reads() -> Session:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g
+from flask import Response, g
 
 from speakup.models import User
 from speakup.routes.common import (
@@ -21,6 +21,7 @@ from speakup.routes.common import (
     reads,
     requires,
     runtime,
+    send,
 )
 from speakup.schemas.reports import (
     IdempotencyHeaderSchema,
@@ -30,7 +31,7 @@ from speakup.schemas.reports import (
     ReportPageSchema,
     ReportSchema,
 )
-from speakup.services import intake, reports
+from speakup.services import intake, reports, views
 
 blp = Blueprint("reports", __name__, url_prefix="/api/v1", description="Speaking up")
 
@@ -42,7 +43,7 @@ blp = Blueprint("reports", __name__, url_prefix="/api/v1", description="Speaking
 @blp.doc(security=[{}, {"bearerAuth": []}])
 @problems(blp, 401, descriptions={401: "A named report was sent with a bad or expired token"})
 @problems(blp, *JSON_BODY)
-def submit(headers: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+def submit(headers: dict[str, Any], body: dict[str, Any]) -> Response:
     """Speak up, named or anonymous.
 
     Without a token the report is anonymous (a follow-up token carries no identity, so a
@@ -55,10 +56,10 @@ def submit(headers: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     rt = runtime()
     result = intake.submit(rt.database, clock=rt.clock, keys=rt.keys, data=data,
                            reporter=reporter, idempotency_key=headers.get("idempotency_key"))
-    view = dict(result.view)
+    response = dict(result.response)
     if result.receipt_key is not None:
-        view["receipt_key"] = result.receipt_key
-    return view
+        response["receipt_key"] = result.receipt_key
+    return send(response, 201)
 
 
 def _named_reporter() -> User | None:
@@ -71,7 +72,7 @@ def _named_reporter() -> User | None:
 @requires(blp)
 @blp.arguments(ReportListArgsSchema, location="query")
 @blp.response(200, ReportPageSchema)
-def list_reports(args: dict[str, Any]) -> dict[str, Any]:
+def list_reports(args: dict[str, Any]) -> Response:
     """Reports you may see, newest first.
 
     Your own named reports; as a leader, those routed to you; as a safety officer or
@@ -86,17 +87,18 @@ def list_reports(args: dict[str, Any]) -> dict[str, Any]:
     rt = runtime()
     page = reports.list_reports(reads(), actor=g.actor, clock=rt.clock, keys=rt.keys,
                                 filters=filters, limit=args["limit"], cursor=args.get("cursor"))
-    return {"items": page.items, "next_cursor": page.next_cursor}
+    return send({"items": [views.wire(item) for item in page.items],
+                 "next_cursor": page.next_cursor})
 
 
 @blp.route("/reports/<report_id>", methods=["GET"])
 @requires(blp, followup=True)
 @blp.response(200, ReportSchema)
 @problems(blp, 404)
-def get_report(report_id: str) -> dict[str, Any]:
+def get_report(report_id: str) -> Response:
     """One report, as the caller may see it.
 
     The staff view for its assignees, safety officers and admins; the reporter view for
     its reporter (or the follow-up token of an anonymous reporter).
     """
-    return reports.get_report(reads(), actor=g.actor, report_id=report_id)
+    return send(views.wire(reports.get_report(reads(), actor=g.actor, report_id=report_id)))

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from marshmallow import Schema, fields, post_load, validate
+from marshmallow import Schema, fields, post_dump, post_load, validate
 
 from speakup.schemas.common import (
     ID_LENGTH,
@@ -71,10 +71,24 @@ class IdempotencyHeaderSchema(Input):
     )
 
 
+class _Optional(Schema):
+    """Keys a view leaves out rather than send as null (``OPTIONAL``), as
+    :func:`speakup.services.views.wire` does."""
+
+    OPTIONAL: tuple[str, ...] = ()
+
+    @post_dump
+    def _leave_out_absent(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        for key in self.OPTIONAL:
+            if data.get(key, 0) is None:
+                del data[key]
+        return data
+
+
 class MessageSchema(Schema):
     id = fields.String(required=True)
     body = fields.String(required=True)
-    from_ = fields.String(required=True, attribute="from", data_key="from",
+    from_ = fields.String(required=True, attribute="sender", data_key="from",
                           validate=validate.OneOf(["staff", "reporter"]))
     internal = fields.Boolean(required=True)
     created_at = Timestamp(required=True)
@@ -86,7 +100,9 @@ class RoutingSchema(Schema):
     reason = fields.String(required=True)
 
 
-class TimelineEntrySchema(Schema):
+class TimelineEntrySchema(_Optional):
+    OPTIONAL = ("reason", "assignees")
+
     type = fields.String(required=True)
     at = Timestamp(required=True)
     actor = fields.Nested(PersonSchema, required=True, allow_none=True)
@@ -95,7 +111,9 @@ class TimelineEntrySchema(Schema):
                             metadata={"description": "Who it went to (routing)."})
 
 
-class ReportFieldsSchema(Schema):
+class ReportFieldsSchema(_Optional):
+    OPTIONAL = ("routing", "reporter")
+
     id = fields.String(required=True)
     reference = fields.String(required=True, metadata={"example": "SU-2026-000042"})
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
@@ -127,6 +145,8 @@ class ReportFieldsSchema(Schema):
 class ReportSchema(ReportFieldsSchema):
     """One report: the staff view, or the reporter view (no routing, timeline, internal
     messages or reporter)."""
+
+    OPTIONAL = ("routing", "reporter", "timeline")
 
     messages = fields.List(fields.Nested(MessageSchema), required=True)
     timeline = fields.List(fields.Nested(TimelineEntrySchema),

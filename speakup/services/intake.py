@@ -63,7 +63,9 @@ class NewReport:
 @dataclass(frozen=True)
 class Submitted:
     report_id: str
-    view: dict[str, Any]  # the reporter view, JSON-ready
+    # What the response sends, JSON-ready, without the receipt key: the reporter view of the
+    # new report, or for a replay exactly what the first response sent.
+    response: dict[str, Any]
     receipt_key: str | None  # anonymous reports only
     replayed: bool
 
@@ -200,18 +202,19 @@ def _create(
     history.record(session, report_id=report.id, type="submitted", at=now,
                    actor_id=None if anonymous else report.reporter_id)
     history.record(session, report_id=report.id, type="routed", at=now,
-                   details={"assignees": [views.person(u) for u in decision.assignees],
+                   details={"assignees": [{"id": u.id, "name": u.name}
+                                          for u in decision.assignees],
                             "reason": decision.reason})
-    view = views.jsonable({**views.base_fields(report), "messages": []})
+    response = views.wire(views.submitted(report))
     if keyed is not None:
         # Forget expired keys (and their link to a report) as new ones arrive, too.
         purge_expired(session, now=now)
         # The stored response is the view without the receipt key: a replay derives it again.
         session.add(IdempotencyRecord(
             key_hash=keyed.key_hash, fingerprint=keyed.fingerprint, report_id=report.id,
-            response=view, created_at=now,
+            response=response, created_at=now,
         ))
-    return Submitted(report.id, view, receipt_key, replayed=False)
+    return Submitted(report.id, response, receipt_key, replayed=False)
 
 
 def _replay(session: Session, keys: Keys, keyed: _Keyed, now: datetime) -> Submitted | None:

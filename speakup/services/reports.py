@@ -82,7 +82,7 @@ def visible_report(session: Session, *, actor: Actor, report_id: str) -> tuple[R
     return report, "staff" if staff else "reporter"
 
 
-def get_report(session: Session, *, actor: Actor, report_id: str) -> dict[str, Any]:
+def get_report(session: Session, *, actor: Actor, report_id: str) -> views.ReportView:
     """The report as the actor may see it (staff or reporter view)."""
     report, side = visible_report(session, actor=actor, report_id=report_id)
     return views.detail(session, report, staff_side=side == "staff")
@@ -97,7 +97,7 @@ def list_reports(
     filters: Filters,
     limit: int,
     cursor: str | None,
-) -> Page[dict[str, Any]]:
+) -> Page[views.ReportSummary]:
     """Reports the actor may see, newest first: everyone their own named reports, leaders
     those assigned to them, safety officers and admins all.  Keyset-paginated."""
     if actor.user_id is None:

@@ -1,13 +1,20 @@
-"""What each side sees of a report.
+"""What each side sees of a report, as frozen dataclasses, and their wire form.
 
 The staff view (assignees, safety officers, admins) has routing, timeline, every message and,
 for a named report only, ``reporter``.  The reporter view drops routing, timeline, internal
 messages and ``reporter``.  An anonymous report never has a ``reporter`` key at all.
+
+Services return these views; :func:`wire` turns one into the JSON-ready dict a response
+sends, field by field in the order the API's schemas declare them.  It is plain Python
+rather than a marshmallow dump because a list page is ~1,300 fields: the schemas in
+``speakup.schemas.reports`` describe the same shapes for the spec, and a test holds the two
+equal (``tests/unit/reports/test_views.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,12 +23,74 @@ from sqlalchemy.orm import Session
 
 from speakup.models import Message, Report, ReportAssignee, ReportEvent, User
 
-REPORT_FIELDS = (
-    "id", "reference", "kind", "category", "unit_id", "title", "description",
-    "immediate_risk", "anonymous", "involves_leader", "wants_involvement", "status",
-    "created_at", "ack_due_at", "close_due_at", "acknowledged_at", "first_response_at",
-    "closed_at", "outcome", "reopen_count",
-)  # fmt: skip
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    assignees: tuple[Person, ...]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class MessageView:
+    id: str
+    body: str
+    sender: str  # "staff" or "reporter"; "from" on the wire
+    internal: bool
+    created_at: datetime
+    author: Person | None
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    type: str
+    at: datetime
+    actor: Person | None
+    reason: str | None = None  # routing
+    assignees: tuple[Person, ...] | None = None  # routing
+
+
+@dataclass(frozen=True, slots=True)
+class ReportSummary:
+    """A report as a list shows it: ``routing`` and ``reporter`` only on the staff side
+    (``reporter`` only for a named report)."""
+
+    id: str
+    reference: str
+    kind: str
+    category: str
+    unit_id: str
+    title: str | None
+    description: str
+    immediate_risk: bool
+    anonymous: bool
+    involves_leader: bool
+    wants_involvement: bool
+    status: str
+    created_at: datetime
+    ack_due_at: datetime
+    close_due_at: datetime
+    acknowledged_at: datetime | None
+    first_response_at: datetime | None
+    closed_at: datetime | None
+    outcome: str | None
+    reopen_count: int
+    routing: Routing | None = None
+    reporter: Person | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportView(ReportSummary):
+    """One report: its messages (the reporter side never sees internal ones) and, for the
+    staff side only, its timeline."""
+
+    messages: tuple[MessageView, ...] = ()
+    timeline: tuple[TimelineEntry, ...] | None = None
 
 
 def iso(moment: datetime) -> str:
@@ -29,22 +98,85 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return iso(value)
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return value
+def _iso_or_none(moment: datetime | None) -> str | None:
+    return None if moment is None else iso(moment)
 
 
-def person(user: User | None) -> dict[str, str] | None:
-    return None if user is None else {"id": user.id, "name": user.name}
+def person(user: User) -> Person:
+    return Person(user.id, user.name)
 
 
-def base_fields(report: Report) -> dict[str, Any]:
-    return {name: getattr(report, name) for name in REPORT_FIELDS}
+def _person_wire(p: Person | None) -> dict[str, str] | None:
+    return None if p is None else {"id": p.id, "name": p.name}
+
+
+def summary_wire(v: ReportSummary) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": v.id,
+        "reference": v.reference,
+        "kind": v.kind,
+        "category": v.category,
+        "unit_id": v.unit_id,
+        "title": v.title,
+        "description": v.description,
+        "immediate_risk": v.immediate_risk,
+        "anonymous": v.anonymous,
+        "involves_leader": v.involves_leader,
+        "wants_involvement": v.wants_involvement,
+        "status": v.status,
+        "created_at": iso(v.created_at),
+        "ack_due_at": iso(v.ack_due_at),
+        "close_due_at": iso(v.close_due_at),
+        "acknowledged_at": _iso_or_none(v.acknowledged_at),
+        "first_response_at": _iso_or_none(v.first_response_at),
+        "closed_at": _iso_or_none(v.closed_at),
+        "outcome": v.outcome,
+        "reopen_count": v.reopen_count,
+    }
+    if v.routing is not None:
+        data["routing"] = {"assignees": [_person_wire(p) for p in v.routing.assignees],
+                           "reason": v.routing.reason}
+    if v.reporter is not None:
+        data["reporter"] = _person_wire(v.reporter)
+    return data
+
+
+def message_wire(m: MessageView) -> dict[str, Any]:
+    return {"id": m.id, "body": m.body, "from": m.sender, "internal": m.internal,
+            "created_at": iso(m.created_at), "author": _person_wire(m.author)}
+
+
+def timeline_wire(e: TimelineEntry) -> dict[str, Any]:
+    data: dict[str, Any] = {"type": e.type, "at": iso(e.at), "actor": _person_wire(e.actor)}
+    if e.reason is not None:
+        data["reason"] = e.reason
+    if e.assignees is not None:
+        data["assignees"] = [_person_wire(p) for p in e.assignees]
+    return data
+
+
+def wire(v: ReportSummary) -> dict[str, Any]:
+    """The JSON-ready form of a summary or a full report view."""
+    data = summary_wire(v)
+    if isinstance(v, ReportView):
+        data["messages"] = [message_wire(m) for m in v.messages]
+        if v.timeline is not None:
+            data["timeline"] = [timeline_wire(e) for e in v.timeline]
+    return data
+
+
+def _fields(report: Report) -> dict[str, Any]:
+    return {
+        "id": report.id, "reference": report.reference, "kind": report.kind,
+        "category": report.category, "unit_id": report.unit_id, "title": report.title,
+        "description": report.description, "immediate_risk": report.immediate_risk,
+        "anonymous": report.anonymous, "involves_leader": report.involves_leader,
+        "wants_involvement": report.wants_involvement, "status": report.status,
+        "created_at": report.created_at, "ack_due_at": report.ack_due_at,
+        "close_due_at": report.close_due_at, "acknowledged_at": report.acknowledged_at,
+        "first_response_at": report.first_response_at, "closed_at": report.closed_at,
+        "outcome": report.outcome, "reopen_count": report.reopen_count,
+    }
 
 
 def assignees_of(session: Session, report_ids: Iterable[str]) -> dict[str, list[User]]:
@@ -64,65 +196,79 @@ def assignees_of(session: Session, report_ids: Iterable[str]) -> dict[str, list[
     return result
 
 
-def summary(report: Report, *, staff_side: bool, assignees: list[User],
-            reporter: User | None) -> dict[str, Any]:
+def summary(report: Report, *, staff_side: bool, assignees: Iterable[User],
+            reporter: User | None) -> ReportSummary:
     """A report as a list shows it: every field, plus routing and reporter for the staff side."""
-    data = base_fields(report)
-    if staff_side:
-        data["routing"] = {
-            "assignees": [person(u) for u in assignees],
-            "reason": report.routing_reason,
-        }
-        if not report.anonymous and reporter is not None:
-            data["reporter"] = person(reporter)
-    return data
+    return ReportSummary(**_fields(report), **_staff_extras(report, staff_side, assignees,
+                                                           reporter))
 
 
-def detail(session: Session, report: Report, *, staff_side: bool) -> dict[str, Any]:
+def _staff_extras(report: Report, staff_side: bool, assignees: Iterable[User],
+                  reporter: User | None) -> dict[str, Any]:
+    if not staff_side:
+        return {}
+    extras: dict[str, Any] = {
+        "routing": Routing(tuple(person(u) for u in assignees), report.routing_reason)}
+    if not report.anonymous and reporter is not None:
+        extras["reporter"] = person(reporter)
+    return extras
+
+
+def submitted(report: Report) -> ReportView:
+    """A report just submitted, as its reporter sees it."""
+    return ReportView(**_fields(report))
+
+
+def detail(session: Session, report: Report, *, staff_side: bool) -> ReportView:
     """The full view of one report for one side."""
     reporter = None
     if staff_side and not report.anonymous and report.reporter_id is not None:
         reporter = session.get(User, report.reporter_id)
     assignees = assignees_of(session, [report.id])[report.id] if staff_side else []
-    data = summary(report, staff_side=staff_side, assignees=assignees, reporter=reporter)
     people = _people(session, report.id)
     messages = session.scalars(
         select(Message).where(Message.report_id == report.id).order_by(Message.created_at)
     )
-    data["messages"] = [
-        _message(m, people) for m in messages if staff_side or not m.internal
-    ]
+    timeline = None
     if staff_side:
         events = session.scalars(
             select(ReportEvent)
             .where(ReportEvent.report_id == report.id)
             .order_by(ReportEvent.at, ReportEvent.id)
         )
-        data["timeline"] = [
-            {**e.details, "type": e.type, "at": e.at, "actor": people.get(e.actor_id or "")}
-            for e in events
-        ]
-    return data
+        timeline = tuple(_entry(e, people) for e in events)
+    return ReportView(
+        **_fields(report),
+        **_staff_extras(report, staff_side, assignees, reporter),
+        messages=tuple(_message(m, people) for m in messages if staff_side or not m.internal),
+        timeline=timeline,
+    )
 
 
-def _people(session: Session, report_id: str) -> dict[str, dict[str, str]]:
+def _people(session: Session, report_id: str) -> dict[str, Person]:
     """Names of everyone who acted on the report or wrote on it, in one query."""
     ids = select(ReportEvent.actor_id).where(ReportEvent.report_id == report_id).union(
         select(Message.author_id).where(Message.report_id == report_id)
     )
-    users = session.scalars(select(User).where(User.id.in_(ids)))
-    return {u.id: {"id": u.id, "name": u.name} for u in users}
+    users = session.execute(select(User.id, User.name).where(User.id.in_(ids)))
+    return {uid: Person(uid, name) for uid, name in users}
 
 
-def _message(message: Message, people: dict[str, dict[str, str]]) -> dict[str, Any]:
+def _entry(event: ReportEvent, people: Mapping[str, Person]) -> TimelineEntry:
+    details = event.details or {}
+    assignees = details.get("assignees")
+    return TimelineEntry(
+        type=event.type, at=event.at, actor=people.get(event.actor_id or ""),
+        reason=details.get("reason"),
+        assignees=None if assignees is None else tuple(
+            Person(a["id"], a["name"]) for a in assignees),
+    )
+
+
+def _message(message: Message, people: Mapping[str, Person]) -> MessageView:
     # The reporter's own messages carry no author on either side: for an anonymous report
     # there is none, and for a named one the staff view shows the reporter already.
     author = people.get(message.author_id or "") if message.sender == "staff" else None
-    return {
-        "id": message.id,
-        "body": message.body,
-        "from": message.sender,
-        "internal": message.internal,
-        "created_at": message.created_at,
-        "author": author,
-    }
+    return MessageView(id=message.id, body=message.body, sender=message.sender,
+                       internal=message.internal, created_at=message.created_at,
+                       author=author)

@@ -27,7 +27,7 @@ def test_concurrent_submissions_from_several_engines_all_land_with_unique_refere
                                           unit_id=hospital.ward,
                                           description=f"worker {n} report {i}"),
                 )
-                references.append(result.view["reference"])
+                references.append(result.response["reference"])
         finally:
             own.dispose()
         return references
