@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from flask import Flask
 
     from speakup.runtime import Runtime
-    from speakup.services.clock import Clock
+    from speakup.services.core.clock import Clock
     from speakup.settings import Settings
 
 __all__ = ["create_app"]

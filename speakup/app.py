@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask, Response, g, request
 
 from speakup.runtime import Runtime
-from speakup.services.clock import Clock
+from speakup.services.core.clock import Clock
 from speakup.settings import Settings
 
 API_DESCRIPTION = (

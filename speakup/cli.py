@@ -88,7 +88,7 @@ def create_user(email: str, name: str, roles: tuple[str, ...], unit_id: str | No
                 password_stdin: bool) -> None:
     """Create a user; the password is read from standard input."""
     from speakup.services import org
-    from speakup.services.errors import ServiceError
+    from speakup.services.core.errors import ServiceError
 
     runtime = _runtime()
     password = sys.stdin.readline().rstrip("\r\n")

@@ -31,11 +31,13 @@ from sqlalchemy.types import TypeEngine
 
 from speakup.db import Base, Database
 from speakup.models import Category, Unit, User
-from speakup.models.ids import new_id
-from speakup.services import org, receipts, references, routing, sla
-from speakup.services.clock import Clock, SettableClock, SystemClock
-from speakup.services.keys import Keys
-from speakup.services.passwords import Passwords
+from speakup.services import org, routing
+from speakup.services.auth import receipts
+from speakup.services.auth.passwords import Passwords
+from speakup.services.core.clock import Clock, SettableClock, SystemClock
+from speakup.services.core.ids import new_id
+from speakup.services.core.keys import Keys
+from speakup.services.reports import references, sla
 from speakup.settings import Settings
 
 DEMO_PASSWORD = "speak-up-safely"  # noqa: S105 - published: every demo login uses it

@@ -21,7 +21,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from speakup.services.errors import ServiceError
+from speakup.services.core.errors import ServiceError
 
 PROBLEM = "application/problem+json"
 log = logging.getLogger("speakup")

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from speakup.db import Database, Timeouts
-from speakup.services.clock import Clock, SystemClock
-from speakup.services.keys import Keys
-from speakup.services.passwords import Passwords
+from speakup.services.auth.passwords import Passwords
+from speakup.services.core.clock import Clock, SystemClock
+from speakup.services.core.keys import Keys
 from speakup.settings import Settings
 
 

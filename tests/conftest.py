@@ -21,10 +21,10 @@ from speakup.db import Base, Database
 from speakup.models import Category
 from speakup.runtime import Runtime
 from speakup.services import org
-from speakup.services.clock import SettableClock
-from speakup.services.keys import Keys
+from speakup.services.auth.passwords import Passwords
+from speakup.services.core.clock import SettableClock
+from speakup.services.core.keys import Keys
 from speakup.services.org import DEFAULT_CATEGORIES
-from speakup.services.passwords import Passwords
 from speakup.settings import Settings
 from tests.support import PASSWORD, Login, Org
 

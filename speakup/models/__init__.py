@@ -1,15 +1,15 @@
 """Typed tables.  No business logic and no Flask here: services own the behaviour."""
 
+from speakup.models.auth import RevokedToken
 from speakup.models.org import (
     ROLES,
     Category,
-    RevokedToken,
     Unit,
     UnitLeader,
     User,
     UserRole,
 )
-from speakup.models.report import (
+from speakup.models.reports import (
     IdempotencyRecord,
     Message,
     ReferenceCounter,

@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from speakup.db import Base
-from speakup.models.ids import new_id
+from speakup.services.core.ids import new_id
 from speakup.vocabulary import Role, values
 
 ROLES = values(Role)
@@ -75,15 +75,3 @@ class Category(Base):
     label: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(default=True)
     position: Mapped[int] = mapped_column(default=0)
-
-
-class RevokedToken(Base):
-    """The deny list: ids of ended sessions (``sid``) and of spent refresh tokens (``jti``).
-
-    Nothing else is kept: no user, and no time but when the row may go, rounded up to the
-    hour, so the list says neither whose token it was nor when anybody signed in.
-    """
-
-    __tablename__ = "revoked_tokens"
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -20,7 +20,7 @@ from speakup.routes.common import (
 )
 from speakup.schemas.auth import LoginSchema, MeSchema, TokensSchema
 from speakup.services import auth, org
-from speakup.services.errors import Unauthorized
+from speakup.services.core.errors import Unauthorized
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Sign in and sessions")
 

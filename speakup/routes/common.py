@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import flask_smorest
 from flask import Response, current_app, g
@@ -17,9 +17,9 @@ from speakup.models import User
 from speakup.problems import PROBLEM
 from speakup.runtime import Runtime
 from speakup.schemas.common import ProblemSchema
-from speakup.services.actors import Actor
 from speakup.services.auth import SESSION_ENDED
-from speakup.services.errors import Forbidden, Unauthorized
+from speakup.services.core.actors import Actor
+from speakup.services.core.errors import Forbidden, Unauthorized
 
 F = TypeVar("F", bound=Callable[..., Any])
 BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
@@ -37,7 +37,7 @@ class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
 def send(data: Any, status: int = 200) -> Response:
     """A JSON response of already JSON-ready data (a view's wire form), sent as is: the
     route's schema documents it, and a test holds the two equal."""
-    response: Response = current_app.json.response(data)
+    response = cast(Response, current_app.json.response(data))
     response.status_code = status
     return response
 

@@ -8,7 +8,7 @@ from typing import Any
 from speakup.routes import tokens
 from speakup.routes.common import JSON_BODY, Blueprint, problems, reads, runtime
 from speakup.schemas.reports import FollowupRequestSchema, FollowupTokenSchema
-from speakup.services import followup
+from speakup.services.auth import followup
 
 blp = Blueprint("followup", __name__, url_prefix="/api/v1",
                 description="Follow-up for anonymous reporters")

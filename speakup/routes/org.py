@@ -37,7 +37,7 @@ from speakup.schemas.org import (
     UserUpdateSchema,
 )
 from speakup.services import org
-from speakup.services.pages import Page
+from speakup.services.core.pages import Page
 
 blp = Blueprint("organisation", __name__, url_prefix="/api/v1",
                 description="Units, users, unit leaders and categories")

@@ -31,7 +31,7 @@ from speakup.schemas.reports import (
     ReportPageSchema,
     ReportSchema,
 )
-from speakup.services import intake, reports, views
+from speakup.services.reports import intake, queries, views
 
 blp = Blueprint("reports", __name__, url_prefix="/api/v1", description="Speaking up")
 
@@ -78,14 +78,14 @@ def list_reports(args: dict[str, Any]) -> Response:
     Your own named reports; as a leader, those routed to you; as a safety officer or
     admin, all.
     """
-    filters = reports.Filters(
+    filters = queries.Filters(
         status=args.get("status"), kind=args.get("kind"), category=args.get("category"),
         unit_id=args.get("unit_id"), overdue=args.get("overdue"),
         assigned_to_me=args.get("assigned_to") == "me",
         created_from=args.get("created_from"), created_to=args.get("created_to"),
     )
     rt = runtime()
-    page = reports.list_reports(reads(), actor=g.actor, clock=rt.clock, keys=rt.keys,
+    page = queries.list_reports(reads(), actor=g.actor, clock=rt.clock, keys=rt.keys,
                                 filters=filters, limit=args["limit"], cursor=args.get("cursor"))
     return send({"items": [views.wire(item) for item in page.items],
                  "next_cursor": page.next_cursor})
@@ -101,4 +101,4 @@ def get_report(report_id: str) -> Response:
     The staff view for its assignees, safety officers and admins; the reporter view for
     its reporter (or the follow-up token of an anonymous reporter).
     """
-    return send(views.wire(reports.get_report(reads(), actor=g.actor, report_id=report_id)))
+    return send(views.wire(queries.get_report(reads(), actor=g.actor, report_id=report_id)))

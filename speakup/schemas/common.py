@@ -8,8 +8,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
-from speakup.services.pages import DEFAULT_LIMIT, MAX_CURSOR_CHARS, MAX_LIMIT
-from speakup.services.views import iso
+from speakup.services.core.pages import DEFAULT_LIMIT, MAX_CURSOR_CHARS, MAX_LIMIT
+from speakup.services.reports.views import iso
 
 ID_LENGTH = validate.Length(min=1, max=64)
 
@@ -125,7 +125,7 @@ class PageArgsSchema(Input):
         validate=validate.Range(min=1, max=MAX_LIMIT),
         metadata={"description": f"Items per page, 1 to {MAX_LIMIT}."},
     )
-    # Checked by the list itself (speakup.services.pages), so that every cursor it did not
+    # Checked by the list itself (speakup.services.core.pages), so that every cursor it did not
     # hand out, too long or otherwise, is refused with the very same answer.
     cursor = fields.String(
         metadata={"description": "`next_cursor` of the previous page: opaque and signed; "

@@ -73,7 +73,7 @@ class IdempotencyHeaderSchema(Input):
 
 class _Optional(Schema):
     """Keys a view leaves out rather than send as null (``OPTIONAL``), as
-    :func:`speakup.services.views.wire` does."""
+    :func:`speakup.services.reports.views.wire` does."""
 
     OPTIONAL: tuple[str, ...] = ()
 
@@ -101,7 +101,7 @@ class RoutingSchema(Schema):
 
 
 class TimelineEntrySchema(_Optional):
-    OPTIONAL = ("reason", "assignees")
+    OPTIONAL: tuple[str, ...] = ("reason", "assignees")
 
     type = fields.String(required=True)
     at = Timestamp(required=True)
@@ -112,7 +112,7 @@ class TimelineEntrySchema(_Optional):
 
 
 class ReportFieldsSchema(_Optional):
-    OPTIONAL = ("routing", "reporter")
+    OPTIONAL: tuple[str, ...] = ("routing", "reporter")
 
     id = fields.String(required=True)
     reference = fields.String(required=True, metadata={"example": "SU-2026-000042"})

@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from speakup.db import Database
-from speakup.services import auth, intake
+from speakup.services import auth
+from speakup.services.reports import intake
 
 
 def purge(db: Database, *, now: datetime) -> dict[str, int]:

@@ -1,0 +1,110 @@
+"""Reports and what hangs off them: assignees, timeline, messages, idempotency, references.
+
+An anonymous report has ``reporter_id`` NULL and nothing else that points at a person; its
+``receipt_hash`` is a keyed hash of the receipt key shown once to the reporter.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from speakup.db import Base
+from speakup.services.core.ids import new_id
+from speakup.vocabulary import Status
+
+ID = String(32)
+
+
+class Report(Base):
+    __tablename__ = "reports"
+    __table_args__ = (
+        Index("ix_reports_created_at_id", "created_at", "id"),
+        Index("ix_reports_unit_id_created_at", "unit_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    category: Mapped[str] = mapped_column(ForeignKey("categories.id"))
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"))
+    title: Mapped[str | None] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    immediate_risk: Mapped[bool] = mapped_column(default=False)
+    anonymous: Mapped[bool] = mapped_column(default=False)
+    involves_leader: Mapped[bool] = mapped_column(default=False)
+    wants_involvement: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(20), default=Status.NEW.value, index=True)
+    created_at: Mapped[datetime]
+    ack_due_at: Mapped[datetime]
+    close_due_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+    first_response_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    reopen_count: Mapped[int] = mapped_column(default=0)
+    reporter_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
+    receipt_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    routing_reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class ReportAssignee(Base):
+    __tablename__ = "report_assignees"
+
+    report_id: Mapped[str] = mapped_column(ForeignKey("reports.id"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    assigned_at: Mapped[datetime]
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class ReportEvent(Base):
+    """One line of a report's timeline; ``details`` never holds reporter identity."""
+
+    __tablename__ = "report_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    report_id: Mapped[str] = mapped_column(ForeignKey("reports.id"), index=True)
+    type: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime]
+    actor_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Message(Base):
+    __tablename__ = "messages"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    report_id: Mapped[str] = mapped_column(ForeignKey("reports.id"), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    sender: Mapped[str] = mapped_column(String(10))
+    internal: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime]
+    author_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+
+
+class IdempotencyRecord(Base):
+    """The first response to a ``POST /reports`` with an ``Idempotency-Key``.
+
+    ``key_hash`` is a keyed hash of the scope and the key; the receipt key of an anonymous
+    report is not kept here (it is derived again from the idempotency key on a replay).
+    """
+
+    __tablename__ = "idempotency_records"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    report_id: Mapped[str] = mapped_column(ForeignKey("reports.id"), index=True)
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+
+
+class ReferenceCounter(Base):
+    """The last human reference number handed out per year (``SU-2026-000042``)."""
+
+    __tablename__ = "reference_counters"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(default=0)

@@ -1,0 +1,1 @@
+"""What every domain shares: the clock, errors, ids, keys, pages, and who is asking."""

@@ -1,0 +1,256 @@
+"""Report intake: validate, number, time, route and store a report in one transaction.
+
+For an anonymous report nothing about the request or the person is stored: no user id, no
+token id, no address, no user agent.  The reporter gets a receipt key once; only its keyed
+hash is kept.  An ``Idempotency-Key`` makes retries safe: the same key and body return the
+first response and create nothing; the same key with another body is refused.  Keys are
+forgotten after :data:`IDEMPOTENCY_TTL`: :func:`purge_expired` deletes them (run by
+``speakup purge``, and as later keyed submissions arrive).
+
+The receipt key of an anonymous report sent with an Idempotency-Key is derived from the raw
+Idempotency-Key, which only the client holds: the server stores a keyed hash of it, never the
+key itself, so nothing in the database, even together with the server secret, yields the
+receipt key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, delete
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from speakup.db import Database
+from speakup.models import (
+    Category,
+    IdempotencyRecord,
+    Report,
+    ReportAssignee,
+    Unit,
+    User,
+)
+from speakup.services import routing
+from speakup.services.auth import receipts
+from speakup.services.core.clock import Clock
+from speakup.services.core.errors import Invalid
+from speakup.services.core.ids import new_id
+from speakup.services.core.keys import Keys, keyed_hash
+from speakup.services.reports import history, references, sla, views
+from speakup.vocabulary import Kind, Status, values
+
+KINDS = values(Kind)
+# A retry comes within minutes; after a day a key is forgotten, and with it the one way to
+# see an anonymous report's receipt key again.
+IDEMPOTENCY_TTL = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class NewReport:
+    kind: str
+    category: str
+    unit_id: str
+    description: str
+    title: str | None = None
+    immediate_risk: bool = False
+    anonymous: bool = False
+    involves_leader: bool = False
+    wants_involvement: bool = False
+
+
+@dataclass(frozen=True)
+class Submitted:
+    report_id: str
+    # What the response sends, JSON-ready, without the receipt key: the reporter view of the
+    # new report, or for a replay exactly what the first response sent.
+    response: dict[str, Any]
+    receipt_key: str | None  # anonymous reports only
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class _Keyed:
+    """A submission's Idempotency-Key: the raw key (never stored) and what is stored."""
+
+    raw: str = field(repr=False)
+    key_hash: str
+    fingerprint: str
+
+
+def submit(
+    db: Database,
+    *,
+    clock: Clock,
+    keys: Keys,
+    data: NewReport,
+    reporter: User | None,
+    idempotency_key: str | None = None,
+) -> Submitted:
+    """Store a new report with its routing and timeline, in one write block.
+
+    ``reporter`` must be None for an anonymous report (the caller never looks at who is
+    asking then); a report without a reporter is anonymous whatever ``data`` says.
+    """
+    anonymous = data.anonymous or reporter is None
+    if anonymous:
+        reporter = None
+    keyed = None
+    if idempotency_key is not None:
+        scope = "anonymous" if reporter is None else f"user:{reporter.id}"
+        keyed = _Keyed(
+            raw=idempotency_key,
+            key_hash=keyed_hash(keys.idempotency, f"{scope}\n{idempotency_key}"),
+            fingerprint=_fingerprint(data, anonymous),
+        )
+        with db.read() as session:  # a replay never waits for the write lock
+            earlier = _replay(session, keys, keyed, clock.now())
+        if earlier is not None:
+            return earlier
+    # Validation and routing only read: done before the write lock, which is then held for
+    # the reference and the inserts alone.
+    with db.read() as session:
+        decision = _checked_and_routed(session, data, reporter)
+    try:
+        with db.write() as session:
+            return _create(session, clock, keys, data, reporter, anonymous, keyed, decision)
+    except IntegrityError:
+        # A concurrent request with the same Idempotency-Key won the race.
+        if keyed is None:
+            raise
+        with db.read() as session:
+            earlier = _replay(session, keys, keyed, clock.now())
+        if earlier is None:
+            raise
+        return earlier
+
+
+def purge_expired(session: Session, *, now: datetime) -> int:
+    """Delete the idempotency records older than :data:`IDEMPOTENCY_TTL` (and with them the
+    link from an Idempotency-Key to its report); returns how many.  Not committed: the
+    caller's transaction decides."""
+    # The default synchronisation marks a record loaded by _replay as deleted, so that a new
+    # record with the same key can be added in the same session.
+    result = cast(CursorResult[Any], session.execute(delete(IdempotencyRecord).where(
+        IdempotencyRecord.created_at <= now - IDEMPOTENCY_TTL)))
+    return result.rowcount
+
+
+def _checked_and_routed(session: Session, data: NewReport, reporter: User | None
+                        ) -> routing.Decision:
+    """Refuse what the reporter must fix, then decide who the report goes to (reads only)."""
+    unit = session.get(Unit, data.unit_id)
+    if unit is None or not unit.active:
+        raise Invalid.field("unit_id", "No such active unit.")
+    category = session.get(Category, data.category)
+    if category is None or not category.active:
+        raise Invalid.field("category", "Not one of the active categories.")
+    if data.kind not in KINDS:
+        raise Invalid.field("kind", f"Must be one of: {', '.join(KINDS)}.")
+    return routing.route(session, unit=unit, involves_leader=data.involves_leader,
+                         reporter_id=reporter.id if reporter else None)
+
+
+def _create(
+    session: Session,
+    clock: Clock,
+    keys: Keys,
+    data: NewReport,
+    reporter: User | None,
+    anonymous: bool,
+    keyed: _Keyed | None,
+    decision: routing.Decision,
+) -> Submitted:
+    now = clock.now()
+    ack_due, close_due = sla.due_times(now, kind=data.kind, immediate_risk=data.immediate_risk)
+    report_id = new_id()
+    receipt_key = None
+    receipt_hash = None
+    if anonymous:
+        receipt_key = (
+            _replayable_receipt(keys, keyed.raw, report_id) if keyed else receipts.generate()
+        )
+        receipt_hash = receipts.digest(keys.receipt, receipt_key)
+    report = Report(
+        id=report_id,
+        reference=references.allocate(session, year=now.year)[0],
+        kind=data.kind,
+        category=data.category,
+        unit_id=data.unit_id,
+        title=data.title or None,
+        description=data.description,
+        immediate_risk=data.immediate_risk,
+        anonymous=anonymous,
+        involves_leader=data.involves_leader,
+        wants_involvement=data.wants_involvement,
+        status=Status.NEW,
+        created_at=now,
+        ack_due_at=ack_due,
+        close_due_at=close_due,
+        reopen_count=0,
+        reporter_id=reporter.id if reporter else None,  # None when anonymous (see above)
+        receipt_hash=receipt_hash,
+        routing_reason=decision.reason,
+    )
+    session.add(report)
+    session.flush()
+    session.add_all(
+        ReportAssignee(report_id=report.id, user_id=u.id, assigned_at=now, active=True)
+        for u in decision.assignees
+    )
+    history.record(session, report_id=report.id, type="submitted", at=now,
+                   actor_id=None if anonymous else report.reporter_id)
+    history.record(session, report_id=report.id, type="routed", at=now,
+                   details={"assignees": [{"id": u.id, "name": u.name}
+                                          for u in decision.assignees],
+                            "reason": decision.reason})
+    response = views.wire(views.submitted(report))
+    if keyed is not None:
+        # Forget expired keys (and their link to a report) as new ones arrive, too.
+        purge_expired(session, now=now)
+        # The stored response is the view without the receipt key: a replay derives it again.
+        session.add(IdempotencyRecord(
+            key_hash=keyed.key_hash, fingerprint=keyed.fingerprint, report_id=report.id,
+            response=response, created_at=now,
+        ))
+    return Submitted(report.id, response, receipt_key, replayed=False)
+
+
+def _replay(session: Session, keys: Keys, keyed: _Keyed, now: datetime) -> Submitted | None:
+    record = session.get(IdempotencyRecord, keyed.key_hash)
+    if record is None:
+        return None
+    if record.created_at <= now - IDEMPOTENCY_TTL:
+        return None  # expired: _create deletes it with the other expired keys
+    if record.fingerprint != keyed.fingerprint:
+        raise Invalid(
+            "This Idempotency-Key was used before with a different request body.",
+            errors={"Idempotency-Key": ["Reused with a different request body."]},
+        )
+    receipt_key = None
+    if record.response.get("anonymous"):
+        receipt_key = _replayable_receipt(keys, keyed.raw, record.report_id)
+        report = session.get(Report, record.report_id)
+        if report is None or report.receipt_hash != receipts.digest(keys.receipt, receipt_key):
+            # Never show a key that opens nothing (a record written before receipt keys were
+            # derived from the raw Idempotency-Key): the first response had the right one.
+            receipt_key = None
+    return Submitted(record.report_id, record.response, receipt_key, replayed=True)
+
+
+def _replayable_receipt(keys: Keys, idempotency_key: str, report_id: str) -> str:
+    """The receipt key of an anonymous report sent with an Idempotency-Key: derived, never
+    stored, so a retry can be shown the same key.
+
+    It is derived from the *raw* Idempotency-Key, which is never stored or logged (only its
+    keyed hash is), so neither a copy of the database nor the server secret recovers it.  The
+    report id makes it unique even when an expired idempotency key is used again."""
+    return receipts.derive(keys.receipt, f"idempotency-key\n{idempotency_key}\n{report_id}")
+
+
+def _fingerprint(data: NewReport, anonymous: bool) -> str:
+    body = {**asdict(data), "anonymous": anonymous}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
