@@ -1,8 +1,7 @@
-"""Reading reports: who may see which report, in which view, and scoped lists.
+"""Reading reports: one report in the view its reader may have, and scoped lists.
 
-Safety officers and admins see every report; a leader sees the reports assigned to them while
-they hold the leader role; everyone sees their own named reports (the reporter view).  A
-report the caller may not see is :class:`NotFound`, exactly like one that does not exist.
+Who may see which report is :mod:`speakup.services.reports.access`; a report the caller may
+not see is :class:`NotFound`, exactly like one that does not exist.
 """
 
 from __future__ import annotations
@@ -11,20 +10,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from speakup.models import Report, ReportAssignee, User
+from speakup.models import Report, User
 from speakup.services.core.actors import Actor
 from speakup.services.core.clock import Clock
-from speakup.services.core.errors import NotFound
 from speakup.services.core.keys import Keys
 from speakup.services.core.pages import Page, paginate
 from speakup.services.org import subtree_ids
-from speakup.services.reports import views
+from speakup.services.reports import access, views
 from speakup.vocabulary import Status
-
-NOT_FOUND = "No such report."
 
 
 @dataclass(frozen=True)
@@ -39,53 +35,10 @@ class Filters:
     created_to: datetime | None = None
 
 
-def staff_side(actor: Actor) -> ColumnElement[bool]:
-    """The reports the actor sees from the staff side: all for safety officers and admins,
-    for a leader those assigned to them (while they hold the role), else none."""
-    if actor.sees_everything:
-        return true()
-    if actor.user_id is not None and actor.has_role("leader"):
-        return exists().where(
-            ReportAssignee.report_id == Report.id,
-            ReportAssignee.user_id == actor.user_id,
-            ReportAssignee.active.is_(True),
-        )
-    return false()
-
-
-def reporter_side(actor: Actor) -> ColumnElement[bool]:
-    """The reports the actor sees as their reporter: their own named reports, or the one
-    report of a follow-up token."""
-    if actor.followup_report_id is not None:
-        return Report.id == actor.followup_report_id
-    if actor.user_id is not None:
-        return and_(Report.anonymous.is_(False), Report.reporter_id == actor.user_id)
-    return false()
-
-
-def visible_to(actor: Actor) -> ColumnElement[bool]:
-    """The one visibility rule, as SQL: the list, the detail (and, later, metrics and the
-    huddle) filter with it."""
-    return or_(staff_side(actor), reporter_side(actor))
-
-
-def visible_report(session: Session, *, actor: Actor, report_id: str) -> tuple[Report, str]:
-    """The report and the side the actor sees it from (``"staff"`` or ``"reporter"``), else
-    :class:`NotFound`; one query."""
-    row = session.execute(
-        select(Report, staff_side(actor).label("staff"))
-        .where(Report.id == report_id, visible_to(actor))
-    ).first()
-    if row is None:
-        raise NotFound(NOT_FOUND)
-    report, staff = row
-    return report, "staff" if staff else "reporter"
-
-
 def get_report(session: Session, *, actor: Actor, report_id: str) -> views.ReportView:
     """The report as the actor may see it (staff or reporter view)."""
-    report, side = visible_report(session, actor=actor, report_id=report_id)
-    return views.detail(session, report, staff_side=side == "staff")
+    seen = access.visible_report(session, actor=actor, report_id=report_id)
+    return views.detail(session, seen.report, staff_side=seen.staff_side)
 
 
 def list_reports(
@@ -102,15 +55,8 @@ def list_reports(
     those assigned to them, safety officers and admins all.  Keyset-paginated."""
     if actor.user_id is None:
         return Page([], None)
-    me = actor.user_id
-    assigned = exists().where(
-        ReportAssignee.report_id == Report.id,
-        ReportAssignee.user_id == me,
-        ReportAssignee.active.is_(True),
-    )
-    # Assignments count only while the person is a leader: taking the role away takes their
-    # reports away too, although the assignment stays on record.
-    stmt = select(Report).where(visible_to(actor))
+    assigned = access.assignment_of(actor.user_id)
+    stmt = select(Report).where(access.visible_to(actor))
     stmt = _filtered(session, stmt, filters, assigned, clock.now())
     page = paginate(
         session, stmt, [Report.created_at, Report.id], signing_key=keys.cursor, limit=limit,
@@ -124,10 +70,10 @@ def list_reports(
     } if reporter_ids else {}
     items = []
     for r in reports:
-        staff = actor.sees_everything or (
-            actor.has_role("leader") and any(u.id == me for u in assignees[r.id]))
+        seen = access.Access.of(actor, r, assignee=access.is_assignee(actor, assignees[r.id]),
+                                reporter=False)  # the reporter side is all a list needs
         items.append(views.summary(
-            r, staff_side=staff, assignees=assignees[r.id],
+            r, staff_side=seen.staff_side, assignees=assignees[r.id],
             reporter=reporters.get(r.reporter_id or ""),
         ))
     return Page(items, page.next_cursor)

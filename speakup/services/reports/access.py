@@ -1,0 +1,145 @@
+"""Who may see and do what with a report: the one place for the rule.
+
+Safety officers and admins see every report from the staff side; a leader sees, from the
+staff side, the reports assigned to them while they hold the leader role (taking the role
+away takes the reports away, although the assignment stays on record); everyone sees their
+own named reports, and a follow-up token its one report, from the reporter side.
+
+:func:`visible_to` is that rule as one SQL predicate, used by the list and the detail (and
+later by metrics and the huddle).  :func:`may` says which actions an actor may take on a
+report they can see; a report they cannot see is :class:`NotFound`, exactly like one that
+does not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy.orm import Session
+
+from speakup.models import Report, ReportAssignee, User
+from speakup.services.core.actors import Actor
+from speakup.services.core.errors import NotFound
+from speakup.vocabulary import Role
+
+NOT_FOUND = "No such report."
+# A reporter may reopen their report for this long after it was closed.
+REOPEN_WINDOW = timedelta(days=30)
+
+
+class Action(StrEnum):
+    READ = "read"
+    ACKNOWLEDGE = "acknowledge"
+    MESSAGE = "message"  # a reporter-visible message
+    NOTE = "note"  # an internal message, staff side only
+    CLOSE = "close"
+    REOPEN = "reopen"
+    ASSIGN = "assign"
+    FEEDBACK = "feedback"
+
+
+# Who, besides the report's assignees, works on any report.
+_STAFF_ACTIONS = frozenset({Action.ACKNOWLEDGE, Action.MESSAGE, Action.NOTE, Action.CLOSE,
+                            Action.ASSIGN})
+
+
+@dataclass(frozen=True)
+class Access:
+    """A report the actor can see, and how they stand to it."""
+
+    report: Report
+    staff_side: bool  # sees the staff view: safety officers, admins, assignees
+    assignee: bool  # a current assignee holding the leader role
+    reporter: bool  # its named reporter, or the holder of its follow-up token
+
+    @classmethod
+    def of(cls, actor: Actor, report: Report, *, assignee: bool, reporter: bool) -> Access:
+        return cls(report, staff_side=actor.sees_everything or assignee, assignee=assignee,
+                   reporter=reporter)
+
+    def may(self, actor: Actor, action: Action, *, now: datetime | None = None) -> bool:
+        return may(actor, action, self, now=now)
+
+
+def staff_side(actor: Actor) -> ColumnElement[bool]:
+    """The reports the actor sees from the staff side: all for safety officers and admins,
+    for a leader those assigned to them (while they hold the role), else none."""
+    if actor.sees_everything:
+        return true()
+    return assigned_to(actor)
+
+
+def assigned_to(actor: Actor) -> ColumnElement[bool]:
+    """The reports assigned to the actor while they hold the leader role."""
+    if actor.user_id is not None and actor.has_role(Role.LEADER):
+        return assignment_of(actor.user_id)
+    return false()
+
+
+def assignment_of(user_id: str) -> ColumnElement[bool]:
+    """The reports currently assigned to ``user_id`` (whatever their roles)."""
+    return exists().where(
+        ReportAssignee.report_id == Report.id,
+        ReportAssignee.user_id == user_id,
+        ReportAssignee.active.is_(True),
+    )
+
+
+def reporter_side(actor: Actor) -> ColumnElement[bool]:
+    """The reports the actor sees as their reporter: their own named reports, or the one
+    report of a follow-up token."""
+    if actor.followup_report_id is not None:
+        return Report.id == actor.followup_report_id
+    if actor.user_id is not None:
+        return and_(Report.anonymous.is_(False), Report.reporter_id == actor.user_id)
+    return false()
+
+
+def visible_to(actor: Actor) -> ColumnElement[bool]:
+    """The one visibility rule, as SQL."""
+    return or_(staff_side(actor), reporter_side(actor))
+
+
+def is_assignee(actor: Actor, assignees: Iterable[User]) -> bool:
+    """The same as :func:`assigned_to`, for a report whose assignees are loaded already."""
+    return (actor.user_id is not None and actor.has_role(Role.LEADER)
+            and any(u.id == actor.user_id for u in assignees))
+
+
+def visible_report(session: Session, *, actor: Actor, report_id: str) -> Access:
+    """The report with how the actor stands to it, else :class:`NotFound`; one query."""
+    row = session.execute(
+        select(Report, assigned_to(actor).label("assignee"),
+               reporter_side(actor).label("reporter"))
+        .where(Report.id == report_id, visible_to(actor))
+    ).first()
+    if row is None:
+        raise NotFound(NOT_FOUND)
+    report, assignee, reporter = row
+    return Access.of(actor, report, assignee=bool(assignee), reporter=bool(reporter))
+
+
+def may(actor: Actor, action: Action, access: Access, *, now: datetime | None = None) -> bool:
+    """Whether the actor may take ``action`` on a report they can see (``access``).
+
+    Assignees and safety officers work on a report (acknowledge, message, note, close,
+    assign); its reporter reads it, answers, gives feedback, and may reopen it within
+    :data:`REOPEN_WINDOW` of its closing (``now`` is then required); safety officers reopen at
+    any time; admins read.
+    """
+    officer = actor.has_role(Role.SAFETY_OFFICER)
+    if action is Action.READ:
+        return True  # the report was visible: access exists only for what the actor can see
+    if action in _STAFF_ACTIONS and (access.assignee or officer):
+        return True
+    if action is Action.REOPEN:
+        if officer:
+            return True
+        closed = access.report.closed_at
+        return (access.reporter and closed is not None and now is not None
+                and now - closed <= REOPEN_WINDOW)
+    return access.reporter and action in (Action.MESSAGE, Action.FEEDBACK)
