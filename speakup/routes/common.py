@@ -9,7 +9,7 @@ from typing import Any, TypeVar, cast
 import flask_smorest
 from flask import Response, current_app, g
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from speakup.app import RUNTIME_KEY
 from speakup.jsonbody import BodyParser
@@ -76,7 +76,8 @@ def actor_from_token(
         return Actor()
     if claims.get("scope") == "followup":
         return Actor(followup_report_id=str(claims["rid"]))
-    user = reads().get(User, str(claims["sub"]))
+    # Roles in the same statement: every request with a token needs them.
+    user = reads().get(User, str(claims["sub"]), options=[joinedload(User.role_rows)])
     if user is None or not user.active:
         raise Unauthorized("This account is no longer active.")
     if claims.get("ep") != user.session_epoch:

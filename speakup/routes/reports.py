@@ -55,7 +55,8 @@ def submit(headers: dict[str, Any], body: dict[str, Any]) -> Response:
     reporter = None if data.anonymous else _named_reporter()
     rt = runtime()
     result = intake.submit(rt.database, clock=rt.clock, keys=rt.keys, data=data,
-                           reporter=reporter, idempotency_key=headers.get("idempotency_key"))
+                           reporter=reporter, idempotency_key=headers.get("idempotency_key"),
+                           reads=reads())
     response = dict(result.response)
     if result.receipt_key is not None:
         response["receipt_key"] = result.receipt_key

@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from speakup.db import Database
 from speakup.models import RevokedToken, User
@@ -38,7 +38,8 @@ def authenticate(session: Session, *, email: str, password: str, passwords: Pass
     """The active user with these credentials, else :class:`Unauthorized`.  An unknown e-mail,
     an inactive account and a wrong password fail alike, with the same hashing work.  Reads
     only: the slow hash must not run inside a writing transaction."""
-    user = session.scalar(select(User).where(User.email == normalise_email(email)))
+    user = session.scalars(select(User).where(User.email == normalise_email(email))
+                           .options(joinedload(User.role_rows))).unique().first()
     stored = user.password_hash if user is not None and user.active else None
     if not passwords.verify(stored, password) or user is None:
         raise Unauthorized(LOGIN_FAILED)

@@ -21,9 +21,10 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlalchemy.orm import Session
 
-from speakup.models import Report, ReportAssignee, User
+from speakup.models import Report, ReportAssignee
 from speakup.services.core.actors import Actor
 from speakup.services.core.errors import NotFound
+from speakup.services.reports.views import Person
 from speakup.vocabulary import Role
 
 NOT_FOUND = "No such report."
@@ -104,7 +105,7 @@ def visible_to(actor: Actor) -> ColumnElement[bool]:
     return or_(staff_side(actor), reporter_side(actor))
 
 
-def is_assignee(actor: Actor, assignees: Iterable[User]) -> bool:
+def is_assignee(actor: Actor, assignees: Iterable[Person]) -> bool:
     """The same as :func:`assigned_to`, for a report whose assignees are loaded already."""
     return (actor.user_id is not None and actor.has_role(Role.LEADER)
             and any(u.id == actor.user_id for u in assignees))

@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete
+from sqlalchemy import CursorResult, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from speakup.db import Database
+from speakup.db import Database, table
 from speakup.models import (
     Category,
     IdempotencyRecord,
@@ -89,11 +91,14 @@ def submit(
     data: NewReport,
     reporter: User | None,
     idempotency_key: str | None = None,
+    reads: Session | None = None,
 ) -> Submitted:
     """Store a new report with its routing and timeline, in one write block.
 
     ``reporter`` must be None for an anonymous report (the caller never looks at who is
     asking then); a report without a reporter is anonymous whatever ``data`` says.
+    ``reads`` is a read session to validate and route with (a request's own); without it
+    one is opened.
     """
     anonymous = data.anonymous or reporter is None
     if anonymous:
@@ -106,19 +111,20 @@ def submit(
             key_hash=keyed_hash(keys.idempotency, f"{scope}\n{idempotency_key}"),
             fingerprint=_fingerprint(data, anonymous),
         )
-        with db.read() as session:  # a replay never waits for the write lock
+        with _reading(db, reads) as session:  # a replay never waits for the write lock
             earlier = _replay(session, keys, keyed, clock.now())
         if earlier is not None:
             return earlier
     # Validation and routing only read: done before the write lock, which is then held for
     # the reference and the inserts alone.
-    with db.read() as session:
+    with _reading(db, reads) as session:
         decision = _checked_and_routed(session, data, reporter)
     try:
         with db.write() as session:
             return _create(session, clock, keys, data, reporter, anonymous, keyed, decision)
     except IntegrityError:
-        # A concurrent request with the same Idempotency-Key won the race.
+        # A concurrent request with the same Idempotency-Key won the race: read it in a new
+        # transaction (an older one may not see it yet).
         if keyed is None:
             raise
         with db.read() as session:
@@ -139,19 +145,87 @@ def purge_expired(session: Session, *, now: datetime) -> int:
     return result.rowcount
 
 
+def _reading(db: Database, reads: Session | None) -> AbstractContextManager[Session]:
+    return nullcontext(reads) if reads is not None else db.read()
+
+
 def _checked_and_routed(session: Session, data: NewReport, reporter: User | None
                         ) -> routing.Decision:
     """Refuse what the reporter must fix, then decide who the report goes to (reads only)."""
-    unit = session.get(Unit, data.unit_id)
-    if unit is None or not unit.active:
+    category_active = (select(Category.active).where(Category.id == data.category)
+                       .scalar_subquery())
+    row = session.execute(select(Unit, category_active).where(Unit.id == data.unit_id)).first()
+    if row is None or not row[0].active:
         raise Invalid.field("unit_id", "No such active unit.")
-    category = session.get(Category, data.category)
-    if category is None or not category.active:
+    unit, category_is_active = row
+    if not category_is_active:
         raise Invalid.field("category", "Not one of the active categories.")
     if data.kind not in KINDS:
         raise Invalid.field("kind", f"Must be one of: {', '.join(KINDS)}.")
     return routing.route(session, unit=unit, involves_leader=data.involves_leader,
                          reporter_id=reporter.id if reporter else None)
+
+
+@dataclass(frozen=True)
+class SubmissionRows:
+    """The rows a submission writes, as dicts of column values, by table."""
+
+    report: dict[str, Any]
+    assignees: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def submission_rows(
+    *,
+    report_id: str,
+    reference: str,
+    data: NewReport,
+    at: datetime,
+    reporter_id: str | None,
+    receipt_hash: str | None,
+    assignees: Sequence[tuple[str, str]],
+    reason: str,
+    time: Callable[[datetime], Any] = _same,
+    json: Callable[[dict[str, Any]], Any] = _same,
+) -> SubmissionRows:
+    """The rows of a report submitted at ``at`` and routed to ``assignees`` (``(id, name)``
+    pairs) for ``reason``: the report with its SLA due times, its assignees, and its
+    "submitted" and "routed" timeline entries.  Pure: the service and the demo's bulk writer
+    both build their rows here; ``time`` and ``json`` put values into the form a bulk writer
+    sends (SQLAlchemy's own inserts take them as they are).
+
+    A report without ``reporter_id`` is anonymous; nothing else here points at a person.
+    """
+    anonymous = reporter_id is None
+    ack_due, close_due = sla.due_times(at, kind=data.kind, immediate_risk=data.immediate_risk)
+    created = time(at)
+    report = {
+        "id": report_id, "reference": reference, "kind": data.kind,
+        "category": data.category, "unit_id": data.unit_id, "title": data.title or None,
+        "description": data.description, "immediate_risk": data.immediate_risk,
+        "anonymous": anonymous, "involves_leader": data.involves_leader,
+        "wants_involvement": data.wants_involvement, "status": Status.NEW.value,
+        "created_at": created, "ack_due_at": time(ack_due), "close_due_at": time(close_due),
+        "acknowledged_at": None, "first_response_at": None, "closed_at": None,
+        "outcome": None, "reopen_count": 0, "reporter_id": reporter_id,
+        "receipt_hash": receipt_hash, "routing_reason": reason,
+    }
+    people = [{"id": uid, "name": name} for uid, name in assignees]
+    return SubmissionRows(
+        report=report,
+        assignees=[{"report_id": report_id, "user_id": uid, "assigned_at": created,
+                    "active": True} for uid, _name in assignees],
+        events=[
+            history.entry(report_id=report_id, type="submitted", at=created,
+                          actor_id=reporter_id, json=json),
+            history.entry(report_id=report_id, type="routed", at=created, json=json,
+                          details={"assignees": people, "reason": reason}),
+        ],
+    )
 
 
 def _create(
@@ -165,7 +239,6 @@ def _create(
     decision: routing.Decision,
 ) -> Submitted:
     now = clock.now()
-    ack_due, close_due = sla.due_times(now, kind=data.kind, immediate_risk=data.immediate_risk)
     report_id = new_id()
     receipt_key = None
     receipt_hash = None
@@ -174,49 +247,30 @@ def _create(
             _replayable_receipt(keys, keyed.raw, report_id) if keyed else receipts.generate()
         )
         receipt_hash = receipts.digest(keys.receipt, receipt_key)
-    report = Report(
-        id=report_id,
+    rows = submission_rows(
+        report_id=report_id,
         reference=references.allocate(session, year=now.year)[0],
-        kind=data.kind,
-        category=data.category,
-        unit_id=data.unit_id,
-        title=data.title or None,
-        description=data.description,
-        immediate_risk=data.immediate_risk,
-        anonymous=anonymous,
-        involves_leader=data.involves_leader,
-        wants_involvement=data.wants_involvement,
-        status=Status.NEW,
-        created_at=now,
-        ack_due_at=ack_due,
-        close_due_at=close_due,
-        reopen_count=0,
-        reporter_id=reporter.id if reporter else None,  # None when anonymous (see above)
+        data=data, at=now,
+        reporter_id=None if anonymous or reporter is None else reporter.id,
         receipt_hash=receipt_hash,
-        routing_reason=decision.reason,
+        assignees=[(u.id, u.name) for u in decision.assignees], reason=decision.reason,
     )
-    session.add(report)
-    session.flush()
-    session.add_all(
-        ReportAssignee(report_id=report.id, user_id=u.id, assigned_at=now, active=True)
-        for u in decision.assignees
-    )
-    history.record(session, report_id=report.id, type="submitted", at=now,
-                   actor_id=None if anonymous else report.reporter_id)
-    history.record(session, report_id=report.id, type="routed", at=now,
-                   details={"assignees": [{"id": u.id, "name": u.name}
-                                          for u in decision.assignees],
-                            "reason": decision.reason})
-    response = views.wire(views.submitted(report))
+    # Core inserts: the rows are complete, so the ORM's unit of work would only add time
+    # under the write lock.
+    session.execute(insert(table(Report)), [rows.report])
+    if rows.assignees:
+        session.execute(insert(table(ReportAssignee)), rows.assignees)
+    history.append(session, rows.events)
+    response = views.wire(views.submitted(rows.report))
     if keyed is not None:
         # Forget expired keys (and their link to a report) as new ones arrive, too.
         purge_expired(session, now=now)
         # The stored response is the view without the receipt key: a replay derives it again.
         session.add(IdempotencyRecord(
-            key_hash=keyed.key_hash, fingerprint=keyed.fingerprint, report_id=report.id,
+            key_hash=keyed.key_hash, fingerprint=keyed.fingerprint, report_id=report_id,
             response=response, created_at=now,
         ))
-    return Submitted(report.id, response, receipt_key, replayed=False)
+    return Submitted(report_id, response, receipt_key, replayed=False)
 
 
 def _replay(session: Session, keys: Keys, keyed: _Keyed, now: datetime) -> Submitted | None:

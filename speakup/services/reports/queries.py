@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from speakup.models import Report, User
+from speakup.models import Report
 from speakup.services.core.actors import Actor
 from speakup.services.core.clock import Clock
 from speakup.services.core.keys import Keys
@@ -64,10 +64,8 @@ def list_reports(
     )
     reports: list[Report] = page.items
     assignees = views.assignees_of(session, [r.id for r in reports])
-    reporter_ids = {r.reporter_id for r in reports if r.reporter_id and not r.anonymous}
-    reporters = {
-        u.id: u for u in session.scalars(select(User).where(User.id.in_(reporter_ids)))
-    } if reporter_ids else {}
+    reporters = views.people(session, (r.reporter_id for r in reports
+                                       if r.reporter_id and not r.anonymous))
     items = []
     for r in reports:
         seen = access.Access.of(actor, r, assignee=access.is_assignee(actor, assignees[r.id]),

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from speakup.models import Message, Report, ReportAssignee, ReportEvent, User
@@ -165,67 +165,73 @@ def wire(v: ReportSummary) -> dict[str, Any]:
     return data
 
 
+_FIELD_NAMES = (
+    "id", "reference", "kind", "category", "unit_id", "title", "description",
+    "immediate_risk", "anonymous", "involves_leader", "wants_involvement", "status",
+    "created_at", "ack_due_at", "close_due_at", "acknowledged_at", "first_response_at",
+    "closed_at", "outcome", "reopen_count",
+)  # fmt: skip
+
+
 def _fields(report: Report) -> dict[str, Any]:
-    return {
-        "id": report.id, "reference": report.reference, "kind": report.kind,
-        "category": report.category, "unit_id": report.unit_id, "title": report.title,
-        "description": report.description, "immediate_risk": report.immediate_risk,
-        "anonymous": report.anonymous, "involves_leader": report.involves_leader,
-        "wants_involvement": report.wants_involvement, "status": report.status,
-        "created_at": report.created_at, "ack_due_at": report.ack_due_at,
-        "close_due_at": report.close_due_at, "acknowledged_at": report.acknowledged_at,
-        "first_response_at": report.first_response_at, "closed_at": report.closed_at,
-        "outcome": report.outcome, "reopen_count": report.reopen_count,
-    }
+    return {name: getattr(report, name) for name in _FIELD_NAMES}
 
 
-def assignees_of(session: Session, report_ids: Iterable[str]) -> dict[str, list[User]]:
-    """Current assignees per report, in one query."""
+def assignees_of(session: Session, report_ids: Iterable[str]) -> dict[str, list[Person]]:
+    """Current assignees per report, in one query (ids and names only)."""
     ids = list(report_ids)
-    result: dict[str, list[User]] = {rid: [] for rid in ids}
+    result: dict[str, list[Person]] = {rid: [] for rid in ids}
     if not ids:
         return result
     stmt = (
-        select(ReportAssignee.report_id, User)
+        select(ReportAssignee.report_id, User.id, User.name)
         .join(User, User.id == ReportAssignee.user_id)
         .where(ReportAssignee.report_id.in_(ids), ReportAssignee.active.is_(True))
         .order_by(User.name, User.id)
     )
-    for report_id, user in session.execute(stmt):
-        result[report_id].append(user)
+    for report_id, user_id, name in session.execute(stmt):
+        result[report_id].append(Person(user_id, name))
     return result
 
 
-def summary(report: Report, *, staff_side: bool, assignees: Iterable[User],
-            reporter: User | None) -> ReportSummary:
+def people(session: Session, user_ids: Iterable[str]) -> dict[str, Person]:
+    """Names of these users, in one query (none for no ids)."""
+    ids = set(user_ids)
+    if not ids:
+        return {}
+    rows = session.execute(select(User.id, User.name).where(User.id.in_(ids)))
+    return {uid: Person(uid, name) for uid, name in rows}
+
+
+def summary(report: Report, *, staff_side: bool, assignees: Iterable[Person],
+            reporter: Person | None) -> ReportSummary:
     """A report as a list shows it: every field, plus routing and reporter for the staff side."""
     return ReportSummary(**_fields(report), **_staff_extras(report, staff_side, assignees,
                                                            reporter))
 
 
-def _staff_extras(report: Report, staff_side: bool, assignees: Iterable[User],
-                  reporter: User | None) -> dict[str, Any]:
+def _staff_extras(report: Report, staff_side: bool, assignees: Iterable[Person],
+                  reporter: Person | None) -> dict[str, Any]:
     if not staff_side:
         return {}
-    extras: dict[str, Any] = {
-        "routing": Routing(tuple(person(u) for u in assignees), report.routing_reason)}
+    extras: dict[str, Any] = {"routing": Routing(tuple(assignees), report.routing_reason)}
     if not report.anonymous and reporter is not None:
-        extras["reporter"] = person(reporter)
+        extras["reporter"] = reporter
     return extras
 
 
-def submitted(report: Report) -> ReportView:
-    """A report just submitted, as its reporter sees it."""
-    return ReportView(**_fields(report))
+def submitted(row: Mapping[str, Any]) -> ReportView:
+    """A report just submitted (its row, as intake built it), as its reporter sees it."""
+    return ReportView(**{name: row[name] for name in _FIELD_NAMES})
 
 
 def detail(session: Session, report: Report, *, staff_side: bool) -> ReportView:
     """The full view of one report for one side."""
-    reporter = None
+    reporter_id = None
     if staff_side and not report.anonymous and report.reporter_id is not None:
-        reporter = session.get(User, report.reporter_id)
+        reporter_id = report.reporter_id
     assignees = assignees_of(session, [report.id])[report.id] if staff_side else []
-    people = _people(session, report.id)
+    people = _people(session, report.id, also=reporter_id)
     messages = session.scalars(
         select(Message).where(Message.report_id == report.id).order_by(Message.created_at)
     )
@@ -239,18 +245,20 @@ def detail(session: Session, report: Report, *, staff_side: bool) -> ReportView:
         timeline = tuple(_entry(e, people) for e in events)
     return ReportView(
         **_fields(report),
-        **_staff_extras(report, staff_side, assignees, reporter),
+        **_staff_extras(report, staff_side, assignees, people.get(reporter_id or "")),
         messages=tuple(_message(m, people) for m in messages if staff_side or not m.internal),
         timeline=timeline,
     )
 
 
-def _people(session: Session, report_id: str) -> dict[str, Person]:
-    """Names of everyone who acted on the report or wrote on it, in one query."""
+def _people(session: Session, report_id: str, *, also: str | None) -> dict[str, Person]:
+    """Names of everyone who acted on the report or wrote on it (and ``also``), in one
+    query."""
     ids = select(ReportEvent.actor_id).where(ReportEvent.report_id == report_id).union(
         select(Message.author_id).where(Message.report_id == report_id)
     )
-    users = session.execute(select(User.id, User.name).where(User.id.in_(ids)))
+    users = session.execute(select(User.id, User.name).where(
+        or_(User.id.in_(ids), User.id == also) if also else User.id.in_(ids)))
     return {uid: Person(uid, name) for uid, name in users}
 
 
