@@ -1,0 +1,79 @@
+"""The demo organisation and a realistic report history, for ``speakup demo``.
+
+:func:`seed` creates a small hospital once (units, leaders, a safety officer, an admin and
+staff, all with :data:`DEMO_PASSWORD`) and adds report history spread over the past year:
+routed like real submissions, acknowledged and closed with realistic delays, some late, some
+still open past their due times.  Anonymous reports store nothing that points at a person.
+
+History is written in batches, one transaction and one bulk insert per table each (see
+:class:`Wire`), so a hundred thousand reports take seconds rather than minutes.  The data is
+made up: the random numbers here pick demo content and are no security measure (receipt keys
+still come from :mod:`secrets`).
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, timedelta
+
+from speakup.db import Database
+from speakup.demo.bulk import Wire
+from speakup.demo.history import History
+from speakup.demo.organisation import (
+    DEMO_PASSWORD,
+    PEOPLE,
+    SITE_CODE,
+    UNITS,
+    Login,
+    SeedResult,
+    create_organisation,
+    logins,
+)
+from speakup.demo.progress import Progress, ProgressBar, quiet
+from speakup.demo.timing import HISTORY_DAYS
+from speakup.demo.world import load_world
+from speakup.services.core.clock import Clock, SettableClock, SystemClock
+from speakup.services.core.keys import Keys
+from speakup.settings import Settings
+
+__all__ = [
+    "DEFAULT_REPORTS", "DEMO_PASSWORD", "HISTORY_DAYS", "PEOPLE", "SITE_CODE", "UNITS", "Login",
+    "Progress", "ProgressBar", "SeedResult", "logins", "quiet", "seed",
+]
+
+DEFAULT_REPORTS = 300
+
+
+
+def seed(
+    database: Database,
+    *,
+    settings: Settings,
+    reports: int | None = None,
+    progress: Progress = quiet,
+    clock: Clock | None = None,
+    rng: random.Random | None = None,
+) -> SeedResult:
+    """Create the demo organisation unless unit ``DEMO-SITE`` exists, then add history.
+
+    ``reports=None`` adds :data:`DEFAULT_REPORTS` when the organisation is created now and
+    none otherwise; a number adds that many on every run.  Reports are created over the
+    ``HISTORY_DAYS`` before ``clock.now()`` and committed in batches of :data:`BATCH`; the
+    organisation is dated a day before that, so everyone in it predates the history.
+    ``rng`` makes the content repeatable (ids and receipt keys stay random).
+    """
+    clock = clock or SystemClock()
+    rng = rng or random.Random()  # noqa: S311 - picks demo content, protects nothing
+    founded = SettableClock(clock.now() - timedelta(days=HISTORY_DAYS + 1))
+    created = create_organisation(database, settings, founded, progress)
+    with database.session() as session:
+        count = (DEFAULT_REPORTS if created else 0) if reports is None else reports
+        if count:
+            wire = Wire(session.get_bind().dialect)
+            now = clock.now().astimezone(UTC).replace(tzinfo=None)
+            history = History(load_world(session, wire, rng), wire,
+                               Keys.from_secret(settings.secret_key), now, rng)
+            history.write(session, count, progress)
+    return SeedResult(created, count, logins())
+
+
