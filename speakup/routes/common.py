@@ -9,14 +9,14 @@ from typing import Any, TypeVar, cast
 import flask_smorest
 from flask import Response, current_app, g
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from speakup.app import RUNTIME_KEY
 from speakup.jsonbody import BodyParser
-from speakup.models import User
 from speakup.problems import PROBLEM
 from speakup.runtime import Runtime
 from speakup.schemas.common import ProblemSchema
+from speakup.services import auth
 from speakup.services.auth import SESSION_ENDED
 from speakup.services.core.actors import Actor
 from speakup.services.core.errors import Forbidden, Unauthorized
@@ -76,20 +76,20 @@ def actor_from_token(
         return Actor()
     if claims.get("scope") == "followup":
         return Actor(followup_report_id=str(claims["rid"]))
-    # Roles in the same statement: every request with a token needs them.
-    user = reads().get(User, str(claims["sub"]), options=[joinedload(User.role_rows)])
+    # Read by the blocklist check (speakup.routes.tokens.refused) that every token passes.
+    user: auth.SignedIn | None = g.get("signed_in")
     if user is None or not user.active:
         raise Unauthorized("This account is no longer active.")
     if claims.get("ep") != user.session_epoch:
         # The user's sessions were all ended (new password, deactivation) after this token.
         raise Unauthorized(SESSION_ENDED)
-    g.user = user  # held for current_user(): the session's identity map holds it weakly
+    g.user = user
     return Actor(user_id=user.id, name=user.name, roles=frozenset(user.roles))
 
 
-def current_user() -> User:
+def current_user() -> auth.SignedIn:
     """The signed-in user that :func:`actor_from_token` loaded (no second read)."""
-    user: User | None = g.get("user")
+    user: auth.SignedIn | None = g.get("user")
     if user is None:
         raise Forbidden("This needs a signed-in user.")
     return user

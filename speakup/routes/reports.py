@@ -11,7 +11,6 @@ from typing import Any
 
 from flask import Response, g
 
-from speakup.models import User
 from speakup.routes.common import (
     JSON_BODY,
     Blueprint,
@@ -31,6 +30,7 @@ from speakup.schemas.reports import (
     ReportPageSchema,
     ReportSchema,
 )
+from speakup.services import auth
 from speakup.services.reports import intake, queries, views
 
 blp = Blueprint("reports", __name__, url_prefix="/api/v1", description="Speaking up")
@@ -63,7 +63,7 @@ def submit(headers: dict[str, Any], body: dict[str, Any]) -> Response:
     return send(response, 201)
 
 
-def _named_reporter() -> User | None:
+def _named_reporter() -> auth.SignedIn | None:
     """The signed-in user who sends a named report, or None when no token came with it."""
     actor_from_token(optional=True)
     return current_user() if g.get("user") is not None else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeGuard
 
+from flask import g
 from flask_jwt_extended import create_access_token, create_refresh_token
 
 from speakup.routes.common import reads, runtime
@@ -69,9 +70,13 @@ def refused(claims: dict[str, Any]) -> bool:
     if claims.get("scope") == "followup":
         if not isinstance(claims.get("rid"), str):
             return True
-    elif not _is_int(claims.get("ep")):
+        return auth.session_is_ended(reads(), session_id=sid)
+    if not _is_int(claims.get("ep")) or not isinstance(claims.get("sub"), str):
         return True
-    return auth.session_is_ended(reads(), session_id=sid)
+    # The user is read with the check, for actor_from_token: one statement for both.
+    user, ended = auth.signed_in(reads(), user_id=claims["sub"], session_id=sid)
+    g.signed_in = user
+    return ended
 
 
 def _is_int(value: Any) -> TypeGuard[int]:

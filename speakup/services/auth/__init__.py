@@ -4,6 +4,7 @@ from speakup.services.auth.sessions import (
     LOGIN_FAILED,
     REFRESH_REUSED,
     SESSION_ENDED,
+    SignedIn,
     authenticate,
     confirm_sign_in,
     end_all_sessions,
@@ -14,11 +15,13 @@ from speakup.services.auth.sessions import (
     normalise_email,
     purge_revoked,
     session_is_ended,
+    signed_in,
     spend_refresh_token,
 )
 
 __all__ = [
     "LOGIN_FAILED", "REFRESH_REUSED", "SESSION_ENDED", "authenticate", "confirm_sign_in",
     "end_all_sessions", "end_session", "fresher_hash", "new_session_id", "next_whole_hour",
-    "normalise_email", "purge_revoked", "session_is_ended", "spend_refresh_token",
+    "normalise_email", "purge_revoked", "session_is_ended", "signed_in", "SignedIn",
+    "spend_refresh_token",
 ]

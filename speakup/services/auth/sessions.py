@@ -10,15 +10,16 @@ an expiry rounded up to the hour, nothing else: no user id, no time of sign-in o
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy import CursorResult, bindparam, delete, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 
 from speakup.db import Database
-from speakup.models import RevokedToken, User
+from speakup.models import RevokedToken, User, UserRole
 from speakup.services.auth.passwords import Passwords
 from speakup.services.core.errors import Unauthorized
 from speakup.services.core.ids import new_id
@@ -86,9 +87,52 @@ def new_session_id() -> str:
     return new_id()
 
 
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """The user behind a session token, as read for one request."""
+
+    id: str
+    email: str
+    name: str
+    unit_id: str | None
+    active: bool
+    session_epoch: int
+    roles: tuple[str, ...]
+
+
+# One statement per signed-in request: the user, their roles (one row each) and whether the
+# token's session was ended.  Built once: building a statement costs more than running it.
+_SIGNED_IN = (
+    select(User.id, User.email, User.name, User.unit_id, User.active, User.session_epoch,
+           UserRole.role,
+           exists().where(RevokedToken.id == bindparam("session_id")).label("ended"))
+    .select_from(User)
+    .outerjoin(UserRole, UserRole.user_id == User.id)
+    .where(User.id == bindparam("user_id"))
+    .order_by(UserRole.role)
+)
+_ENDED = select(RevokedToken.id).where(RevokedToken.id == bindparam("session_id"))
+
+
+def signed_in(session: Session, *, user_id: str, session_id: str
+              ) -> tuple[SignedIn | None, bool]:
+    """The token's user (None if there is no such user) and whether its session was ended,
+    in one statement."""
+    rows = session.connection().execute(
+        _SIGNED_IN, {"user_id": user_id, "session_id": session_id}).all()
+    if not rows:
+        return None, session_is_ended(session, session_id=session_id)
+    first = rows[0]
+    user = SignedIn(id=first.id, email=first.email, name=first.name, unit_id=first.unit_id,
+                    active=first.active, session_epoch=first.session_epoch,
+                    roles=tuple(row.role for row in rows if row.role is not None))
+    return user, bool(first.ended)
+
+
 def session_is_ended(session: Session, *, session_id: str) -> bool:
     """Whether the session was ended (one primary-key lookup)."""
-    return session.get(RevokedToken, session_id) is not None
+    return session.connection().execute(
+        _ENDED, {"session_id": session_id}).first() is not None
 
 
 def end_session(db: Database, *, session_id: str, until: datetime) -> None:

@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -60,25 +60,31 @@ def paginate(
     limit: int,
     cursor: str | None,
     descending: bool = False,
+    params: Mapping[str, Any] | None = None,
+    rows: bool = False,
 ) -> Page[Any]:
     """Rows of ``stmt`` ordered by ``columns`` (the last must be unique), one page at a time.
 
     ``signing_key`` signs the cursors handed out and checks those coming back
     (:attr:`speakup.services.core.keys.Keys.cursor`).  A cursor that is not one of ours for this
-    list raises :class:`Invalid` naming ``cursor``."""
+    list raises :class:`Invalid` naming ``cursor``.  ``params`` binds the statement's
+    parameters; with ``rows`` the items are plain rows rather than ORM entities."""
     scope = _scope(columns, descending)
     if cursor is not None:  # an empty one too is not a cursor we handed out
         values = decode_cursor(signing_key, scope, cursor, columns)
         stmt = stmt.where(_after(columns, values, descending))
     order = [c.desc() if descending else c.asc() for c in columns]
-    rows = list(session.scalars(stmt.order_by(*order).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
+    ordered = stmt.order_by(*order).limit(limit + 1)
+    found: list[Any] = list(
+        session.connection().execute(ordered, params or {}).all() if rows
+        else session.scalars(ordered, params or {}))
+    more = len(found) > limit
+    found = found[:limit]
     next_cursor = None
     if more:
-        last = [getattr(rows[-1], c.key) for c in columns]
+        last = [getattr(found[-1], c.key) for c in columns]
         next_cursor = encode_cursor(signing_key, scope, last)
-    return Page(rows, next_cursor)
+    return Page(found, next_cursor)
 
 
 def encode_cursor(signing_key: bytes, scope: str, values: Sequence[Any]) -> str:

@@ -17,14 +17,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, false, or_, select, true
 from sqlalchemy.orm import Session
 
+from speakup.db import table
 from speakup.models import Report, ReportAssignee
 from speakup.services.core.actors import Actor
 from speakup.services.core.errors import NotFound
-from speakup.services.reports.views import Person
+from speakup.services.reports.views import Person, ReportRecord
 from speakup.vocabulary import Role
 
 NOT_FOUND = "No such report."
@@ -52,18 +54,40 @@ _STAFF_ACTIONS = frozenset({Action.ACKNOWLEDGE, Action.MESSAGE, Action.NOTE, Act
 class Access:
     """A report the actor can see, and how they stand to it."""
 
-    report: Report
+    report: ReportRecord
     staff_side: bool  # sees the staff view: safety officers, admins, assignees
     assignee: bool  # a current assignee holding the leader role
     reporter: bool  # its named reporter, or the holder of its follow-up token
 
     @classmethod
-    def of(cls, actor: Actor, report: Report, *, assignee: bool, reporter: bool) -> Access:
+    def of(cls, actor: Actor, report: ReportRecord, *, assignee: bool, reporter: bool
+           ) -> Access:
         return cls(report, staff_side=actor.sees_everything or assignee, assignee=assignee,
                    reporter=reporter)
 
     def may(self, actor: Actor, action: Action, *, now: datetime | None = None) -> bool:
         return may(actor, action, self, now=now)
+
+
+class Shape(NamedTuple):
+    """What the visibility predicates depend on besides the ids they bind (see
+    :func:`params`): statements built for one shape serve every actor of that shape."""
+
+    sees_everything: bool
+    leader: bool
+    user: bool
+    followup: bool
+
+    @classmethod
+    def of(cls, actor: Actor) -> Shape:
+        return cls(actor.sees_everything, actor.user_id is not None
+                   and actor.has_role(Role.LEADER), actor.user_id is not None,
+                   actor.followup_report_id is not None)
+
+
+def params(actor: Actor) -> dict[str, Any]:
+    """The values the predicates' bind parameters take for ``actor``."""
+    return {"actor_id": actor.user_id, "followup_report_id": actor.followup_report_id}
 
 
 def staff_side(actor: Actor) -> ColumnElement[bool]:
@@ -77,15 +101,15 @@ def staff_side(actor: Actor) -> ColumnElement[bool]:
 def assigned_to(actor: Actor) -> ColumnElement[bool]:
     """The reports assigned to the actor while they hold the leader role."""
     if actor.user_id is not None and actor.has_role(Role.LEADER):
-        return assignment_of(actor.user_id)
+        return assignment_of_actor()
     return false()
 
 
-def assignment_of(user_id: str) -> ColumnElement[bool]:
-    """The reports currently assigned to ``user_id`` (whatever their roles)."""
+def assignment_of_actor() -> ColumnElement[bool]:
+    """The reports currently assigned to the actor (whatever their roles)."""
     return exists().where(
         ReportAssignee.report_id == Report.id,
-        ReportAssignee.user_id == user_id,
+        ReportAssignee.user_id == bindparam("actor_id"),
         ReportAssignee.active.is_(True),
     )
 
@@ -94,14 +118,14 @@ def reporter_side(actor: Actor) -> ColumnElement[bool]:
     """The reports the actor sees as their reporter: their own named reports, or the one
     report of a follow-up token."""
     if actor.followup_report_id is not None:
-        return Report.id == actor.followup_report_id
+        return Report.id == bindparam("followup_report_id")
     if actor.user_id is not None:
-        return and_(Report.anonymous.is_(False), Report.reporter_id == actor.user_id)
+        return and_(Report.anonymous.is_(False), Report.reporter_id == bindparam("actor_id"))
     return false()
 
 
 def visible_to(actor: Actor) -> ColumnElement[bool]:
-    """The one visibility rule, as SQL."""
+    """The one visibility rule, as SQL (bind :func:`params` when running it)."""
     return or_(staff_side(actor), reporter_side(actor))
 
 
@@ -113,15 +137,29 @@ def is_assignee(actor: Actor, assignees: Iterable[Person]) -> bool:
 
 def visible_report(session: Session, *, actor: Actor, report_id: str) -> Access:
     """The report with how the actor stands to it, else :class:`NotFound`; one query."""
-    row = session.execute(
-        select(Report, assigned_to(actor).label("assignee"),
-               reporter_side(actor).label("reporter"))
-        .where(Report.id == report_id, visible_to(actor))
+    row = session.connection().execute(
+        _visible_report(actor), {**params(actor), "report_id": report_id}
     ).first()
     if row is None:
         raise NotFound(NOT_FOUND)
-    report, assignee, reporter = row
-    return Access.of(actor, report, assignee=bool(assignee), reporter=bool(reporter))
+    return Access.of(actor, row, assignee=bool(row.assignee_), reporter=bool(row.reporter_))
+
+
+_VISIBLE_REPORT: dict[Shape, Select[Any]] = {}
+
+
+def _visible_report(actor: Actor) -> Select[Any]:
+    """The one-report statement for the actor's shape, built once per shape (building a
+    statement costs more than running it)."""
+    shape = Shape.of(actor)
+    stmt = _VISIBLE_REPORT.get(shape)
+    if stmt is None:
+        stmt = _VISIBLE_REPORT[shape] = (
+            select(table(Report), assigned_to(actor).label("assignee_"),
+                   reporter_side(actor).label("reporter_"))
+            .where(Report.id == bindparam("report_id"), visible_to(actor))
+        )
+    return stmt
 
 
 def may(actor: Actor, action: Action, access: Access, *, now: datetime | None = None) -> bool:

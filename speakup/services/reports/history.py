@@ -29,6 +29,9 @@ EVENT_TYPES = frozenset({
 })
 
 
+_INSERT = insert(table(ReportEvent))
+
+
 class OutsideWriteBlock(RuntimeError):
     """History was written outside a command's ``with database.write()``."""
 
@@ -56,7 +59,7 @@ def append(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     if not in_write_block():
         raise OutsideWriteBlock("a report's history is written inside a command's write block")
     if rows:
-        session.execute(insert(table(ReportEvent)), list(rows))
+        session.connection().execute(_INSERT, list(rows))
 
 
 def record(session: Session, *, report_id: str, type: str, at: datetime,

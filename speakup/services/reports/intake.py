@@ -21,9 +21,9 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
-from sqlalchemy import CursorResult, delete, insert, select
+from sqlalchemy import CursorResult, bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,7 +34,6 @@ from speakup.models import (
     Report,
     ReportAssignee,
     Unit,
-    User,
 )
 from speakup.services import routing
 from speakup.services.auth import receipts
@@ -49,6 +48,13 @@ KINDS = values(Kind)
 # A retry comes within minutes; after a day a key is forgotten, and with it the one way to
 # see an anonymous report's receipt key again.
 IDEMPOTENCY_TTL = timedelta(hours=24)
+
+
+class Reporter(Protocol):
+    """Who sends a named report: only their id is used."""
+
+    @property
+    def id(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -89,7 +95,7 @@ def submit(
     clock: Clock,
     keys: Keys,
     data: NewReport,
-    reporter: User | None,
+    reporter: Reporter | None,
     idempotency_key: str | None = None,
     reads: Session | None = None,
 ) -> Submitted:
@@ -145,20 +151,28 @@ def purge_expired(session: Session, *, now: datetime) -> int:
     return result.rowcount
 
 
+# Built once: building a statement costs more than running it.
+_UNIT_AND_CATEGORY = select(
+    table(Unit),
+    select(Category.active).where(Category.id == bindparam("category_id"))
+    .scalar_subquery().label("category_active_"),
+).where(Unit.id == bindparam("unit_id"))
+_INSERT_REPORT = insert(table(Report))
+_INSERT_ASSIGNEES = insert(table(ReportAssignee))
+
+
 def _reading(db: Database, reads: Session | None) -> AbstractContextManager[Session]:
     return nullcontext(reads) if reads is not None else db.read()
 
 
-def _checked_and_routed(session: Session, data: NewReport, reporter: User | None
+def _checked_and_routed(session: Session, data: NewReport, reporter: Reporter | None
                         ) -> routing.Decision:
     """Refuse what the reporter must fix, then decide who the report goes to (reads only)."""
-    category_active = (select(Category.active).where(Category.id == data.category)
-                       .scalar_subquery())
-    row = session.execute(select(Unit, category_active).where(Unit.id == data.unit_id)).first()
-    if row is None or not row[0].active:
+    unit = session.connection().execute(
+        _UNIT_AND_CATEGORY, {"unit_id": data.unit_id, "category_id": data.category}).first()
+    if unit is None or not unit.active:
         raise Invalid.field("unit_id", "No such active unit.")
-    unit, category_is_active = row
-    if not category_is_active:
+    if not unit.category_active_:
         raise Invalid.field("category", "Not one of the active categories.")
     if data.kind not in KINDS:
         raise Invalid.field("kind", f"Must be one of: {', '.join(KINDS)}.")
@@ -233,7 +247,7 @@ def _create(
     clock: Clock,
     keys: Keys,
     data: NewReport,
-    reporter: User | None,
+    reporter: Reporter | None,
     anonymous: bool,
     keyed: _Keyed | None,
     decision: routing.Decision,
@@ -257,9 +271,10 @@ def _create(
     )
     # Core inserts: the rows are complete, so the ORM's unit of work would only add time
     # under the write lock.
-    session.execute(insert(table(Report)), [rows.report])
+    connection = session.connection()
+    connection.execute(_INSERT_REPORT, [rows.report])
     if rows.assignees:
-        session.execute(insert(table(ReportAssignee)), rows.assignees)
+        connection.execute(_INSERT_ASSIGNEES, rows.assignees)
     history.append(session, rows.events)
     response = views.wire(views.submitted(rows.report))
     if keyed is not None:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from speakup.db import table
 from speakup.models import Report
 from speakup.services.core.actors import Actor
 from speakup.services.core.clock import Clock
@@ -55,14 +56,13 @@ def list_reports(
     those assigned to them, safety officers and admins all.  Keyset-paginated."""
     if actor.user_id is None:
         return Page([], None)
-    assigned = access.assignment_of(actor.user_id)
-    stmt = select(Report).where(access.visible_to(actor))
-    stmt = _filtered(session, stmt, filters, assigned, clock.now())
+    stmt = select(table(Report)).where(access.visible_to(actor))
+    stmt = _filtered(session, stmt, filters, access.assignment_of_actor(), clock.now())
     page = paginate(
         session, stmt, [Report.created_at, Report.id], signing_key=keys.cursor, limit=limit,
-        cursor=cursor, descending=True,
+        cursor=cursor, descending=True, params=access.params(actor), rows=True,
     )
-    reports: list[Report] = page.items
+    reports: list[views.ReportRecord] = page.items
     assignees = views.assignees_of(session, [r.id for r in reports])
     reporters = views.people(session, (r.reporter_id for r in reports
                                        if r.reporter_id and not r.anonymous))

@@ -18,10 +18,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Row, bindparam, or_, select
 from sqlalchemy.orm import Session
 
+from speakup.db import table
 from speakup.models import Message, Report, ReportAssignee, ReportEvent, User
+
+# A report as the ORM loads it, or as a row of its table (what the hot paths read).
+ReportRecord = Report | Row[Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,8 +177,31 @@ _FIELD_NAMES = (
 )  # fmt: skip
 
 
-def _fields(report: Report) -> dict[str, Any]:
+def _fields(report: ReportRecord) -> dict[str, Any]:
     return {name: getattr(report, name) for name in _FIELD_NAMES}
+
+
+# Statements built once: building one costs more than running it.
+_ASSIGNEES = (
+    select(ReportAssignee.report_id, User.id, User.name)
+    .join(User, User.id == ReportAssignee.user_id)
+    .where(ReportAssignee.report_id.in_(bindparam("report_ids", expanding=True)),
+           ReportAssignee.active.is_(True))
+    .order_by(User.name, User.id)
+)
+_PEOPLE = select(User.id, User.name).where(User.id.in_(bindparam("user_ids", expanding=True)))
+# Everyone who acted on a report or wrote on it, and one more (its named reporter).
+_INVOLVED = select(User.id, User.name).where(or_(
+    User.id.in_(
+        select(ReportEvent.actor_id).where(ReportEvent.report_id == bindparam("report_id"))
+        .union(select(Message.author_id).where(Message.report_id == bindparam("report_id")))
+    ),
+    User.id == bindparam("also"),
+))
+_MESSAGES = (select(table(Message)).where(Message.report_id == bindparam("report_id"))
+             .order_by(Message.created_at, Message.id))
+_EVENTS = (select(table(ReportEvent)).where(ReportEvent.report_id == bindparam("report_id"))
+           .order_by(ReportEvent.at, ReportEvent.id))
 
 
 def assignees_of(session: Session, report_ids: Iterable[str]) -> dict[str, list[Person]]:
@@ -183,34 +210,29 @@ def assignees_of(session: Session, report_ids: Iterable[str]) -> dict[str, list[
     result: dict[str, list[Person]] = {rid: [] for rid in ids}
     if not ids:
         return result
-    stmt = (
-        select(ReportAssignee.report_id, User.id, User.name)
-        .join(User, User.id == ReportAssignee.user_id)
-        .where(ReportAssignee.report_id.in_(ids), ReportAssignee.active.is_(True))
-        .order_by(User.name, User.id)
-    )
-    for report_id, user_id, name in session.execute(stmt):
+    for report_id, user_id, name in session.connection().execute(
+            _ASSIGNEES, {"report_ids": ids}):
         result[report_id].append(Person(user_id, name))
     return result
 
 
 def people(session: Session, user_ids: Iterable[str]) -> dict[str, Person]:
     """Names of these users, in one query (none for no ids)."""
-    ids = set(user_ids)
+    ids = list(set(user_ids))
     if not ids:
         return {}
-    rows = session.execute(select(User.id, User.name).where(User.id.in_(ids)))
+    rows = session.connection().execute(_PEOPLE, {"user_ids": ids})
     return {uid: Person(uid, name) for uid, name in rows}
 
 
-def summary(report: Report, *, staff_side: bool, assignees: Iterable[Person],
+def summary(report: ReportRecord, *, staff_side: bool, assignees: Iterable[Person],
             reporter: Person | None) -> ReportSummary:
     """A report as a list shows it: every field, plus routing and reporter for the staff side."""
     return ReportSummary(**_fields(report), **_staff_extras(report, staff_side, assignees,
                                                            reporter))
 
 
-def _staff_extras(report: Report, staff_side: bool, assignees: Iterable[Person],
+def _staff_extras(report: ReportRecord, staff_side: bool, assignees: Iterable[Person],
                   reporter: Person | None) -> dict[str, Any]:
     if not staff_side:
         return {}
@@ -225,44 +247,29 @@ def submitted(row: Mapping[str, Any]) -> ReportView:
     return ReportView(**{name: row[name] for name in _FIELD_NAMES})
 
 
-def detail(session: Session, report: Report, *, staff_side: bool) -> ReportView:
+def detail(session: Session, report: ReportRecord, *, staff_side: bool) -> ReportView:
     """The full view of one report for one side."""
     reporter_id = None
     if staff_side and not report.anonymous and report.reporter_id is not None:
         reporter_id = report.reporter_id
     assignees = assignees_of(session, [report.id])[report.id] if staff_side else []
-    people = _people(session, report.id, also=reporter_id)
-    messages = session.scalars(
-        select(Message).where(Message.report_id == report.id).order_by(Message.created_at)
-    )
+    connection = session.connection()
+    names = {uid: Person(uid, name) for uid, name in connection.execute(
+        _INVOLVED, {"report_id": report.id, "also": reporter_id})}
+    messages = connection.execute(_MESSAGES, {"report_id": report.id})
     timeline = None
     if staff_side:
-        events = session.scalars(
-            select(ReportEvent)
-            .where(ReportEvent.report_id == report.id)
-            .order_by(ReportEvent.at, ReportEvent.id)
-        )
-        timeline = tuple(_entry(e, people) for e in events)
+        events = connection.execute(_EVENTS, {"report_id": report.id})
+        timeline = tuple(_entry(e, names) for e in events)
     return ReportView(
         **_fields(report),
-        **_staff_extras(report, staff_side, assignees, people.get(reporter_id or "")),
-        messages=tuple(_message(m, people) for m in messages if staff_side or not m.internal),
+        **_staff_extras(report, staff_side, assignees, names.get(reporter_id or "")),
+        messages=tuple(_message(m, names) for m in messages if staff_side or not m.internal),
         timeline=timeline,
     )
 
 
-def _people(session: Session, report_id: str, *, also: str | None) -> dict[str, Person]:
-    """Names of everyone who acted on the report or wrote on it (and ``also``), in one
-    query."""
-    ids = select(ReportEvent.actor_id).where(ReportEvent.report_id == report_id).union(
-        select(Message.author_id).where(Message.report_id == report_id)
-    )
-    users = session.execute(select(User.id, User.name).where(
-        or_(User.id.in_(ids), User.id == also) if also else User.id.in_(ids)))
-    return {uid: Person(uid, name) for uid, name in users}
-
-
-def _entry(event: ReportEvent, people: Mapping[str, Person]) -> TimelineEntry:
+def _entry(event: Row[Any], people: Mapping[str, Person]) -> TimelineEntry:
     details = event.details or {}
     assignees = details.get("assignees")
     return TimelineEntry(
@@ -273,7 +280,7 @@ def _entry(event: ReportEvent, people: Mapping[str, Person]) -> TimelineEntry:
     )
 
 
-def _message(message: Message, people: Mapping[str, Person]) -> MessageView:
+def _message(message: Row[Any], people: Mapping[str, Person]) -> MessageView:
     # The reporter's own messages carry no author on either side: for an anonymous report
     # there is none, and for a named one the staff view shows the reporter already.
     author = people.get(message.author_id or "") if message.sender == "staff" else None

@@ -1,5 +1,5 @@
 """Routing: who a new report goes to, and why."""
 
-from speakup.services.routing.decisions import Decision, route, safety_officers
+from speakup.services.routing.decisions import Assignee, Decision, route, safety_officers
 
-__all__ = ["Decision", "route", "safety_officers"]
+__all__ = ["Assignee", "Decision", "route", "safety_officers"]
