@@ -125,6 +125,10 @@ def submit(
     # the reference and the inserts alone.
     with _reading(db, reads) as session:
         decision = _checked_and_routed(session, data, reporter)
+    if reads is not None:
+        # End the read transaction before writing: on SQLite an open reader pins the WAL,
+        # and every commit then retries a checkpoint it cannot finish.
+        reads.rollback()
     try:
         with db.write() as session:
             return _create(session, clock, keys, data, reporter, anonymous, keyed, decision)
