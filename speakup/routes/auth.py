@@ -26,7 +26,7 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1", description="Sign in and
 
 
 @blp.route("/auth/login", methods=["POST"])
-@blp.arguments(LoginSchema)
+@blp.arguments(LoginSchema())
 @blp.response(200, TokensSchema)
 @problems(blp, 401, descriptions={401: "Wrong e-mail or password (alike)"})
 @problems(blp, *JSON_BODY)

@@ -15,7 +15,7 @@ blp = Blueprint("followup", __name__, url_prefix="/api/v1",
 
 
 @blp.route("/followup", methods=["POST"])
-@blp.arguments(FollowupRequestSchema)
+@blp.arguments(FollowupRequestSchema())
 @blp.response(200, FollowupTokenSchema)
 @problems(blp, 401, descriptions={401: "The key opens no report (every wrong key fails alike)"})
 @problems(blp, *JSON_BODY)

@@ -56,7 +56,7 @@ def _page(page: Page[Any]) -> dict[str, Any]:
 
 
 @blp.route("/units", methods=["GET"])
-@blp.arguments(UnitListArgsSchema, location="query")
+@blp.arguments(UnitListArgsSchema(), location="query")
 @blp.response(200, UnitPageSchema)
 def list_units(args: dict[str, Any]) -> dict[str, Any]:
     """Units, oldest first.  Admins may add `include_inactive=true`."""
@@ -67,7 +67,7 @@ def list_units(args: dict[str, Any]) -> dict[str, Any]:
 
 @blp.route("/units", methods=["POST"])
 @requires(blp, "admin")
-@blp.arguments(UnitCreateSchema)
+@blp.arguments(UnitCreateSchema())
 @blp.response(201, UnitSchema)
 @problems(blp, 409, *JSON_BODY)
 def create_unit(body: dict[str, Any]) -> Unit:
@@ -85,7 +85,7 @@ def get_unit(unit_id: str) -> Unit:
 
 @blp.route("/units/<unit_id>", methods=["PATCH"])
 @requires(blp, "admin")
-@blp.arguments(UnitUpdateSchema)
+@blp.arguments(UnitUpdateSchema())
 @blp.response(200, UnitSchema)
 @problems(blp, 404, 409, *JSON_BODY)
 def update_unit(body: dict[str, Any], unit_id: str) -> Unit:
@@ -104,7 +104,7 @@ def list_leaders(unit_id: str) -> list[User]:
 
 @blp.route("/units/<unit_id>/leaders", methods=["POST"])
 @requires(blp, "admin")
-@blp.arguments(LeaderAddSchema)
+@blp.arguments(LeaderAddSchema())
 @blp.response(201, UserSchema)
 @problems(blp, 404, 409, *JSON_BODY)
 def add_leader(body: dict[str, Any], unit_id: str) -> User:
@@ -127,7 +127,7 @@ def remove_leader(unit_id: str, user_id: str) -> None:
 
 @blp.route("/users", methods=["GET"])
 @requires(blp, "admin")
-@blp.arguments(PageArgsSchema, location="query")
+@blp.arguments(PageArgsSchema(), location="query")
 @blp.response(200, UserPageSchema)
 def list_users(args: dict[str, Any]) -> dict[str, Any]:
     """Every user, active or not, oldest first."""
@@ -137,7 +137,7 @@ def list_users(args: dict[str, Any]) -> dict[str, Any]:
 
 @blp.route("/users", methods=["POST"])
 @requires(blp, "admin")
-@blp.arguments(UserCreateSchema)
+@blp.arguments(UserCreateSchema())
 @blp.response(201, UserSchema)
 @problems(blp, 409, *JSON_BODY)
 def create_user(body: dict[str, Any]) -> User:
@@ -158,7 +158,7 @@ def get_user(user_id: str) -> User:
 
 @blp.route("/users/<user_id>", methods=["PATCH"])
 @requires(blp, "admin")
-@blp.arguments(UserUpdateSchema)
+@blp.arguments(UserUpdateSchema())
 @blp.response(200, UserSchema)
 @problems(blp, 404, 409, *JSON_BODY)
 def update_user(body: dict[str, Any], user_id: str) -> User:
@@ -172,7 +172,7 @@ def update_user(body: dict[str, Any], user_id: str) -> User:
 
 
 @blp.route("/categories", methods=["GET"])
-@blp.arguments(CategoryListArgsSchema, location="query")
+@blp.arguments(CategoryListArgsSchema(), location="query")
 @blp.response(200, CategoryPageSchema)
 def list_categories(args: dict[str, Any]) -> dict[str, Any]:
     """The categories a report can have, in display order (one page holds them all)."""
@@ -182,7 +182,7 @@ def list_categories(args: dict[str, Any]) -> dict[str, Any]:
 
 @blp.route("/categories", methods=["POST"])
 @requires(blp, "admin")
-@blp.arguments(CategoryCreateSchema)
+@blp.arguments(CategoryCreateSchema())
 @blp.response(201, CategorySchema)
 @problems(blp, 409, *JSON_BODY)
 def create_category(body: dict[str, Any]) -> Category:
@@ -200,7 +200,7 @@ def get_category(category_id: str) -> Category:
 
 @blp.route("/categories/<category_id>", methods=["PATCH"])
 @requires(blp, "admin")
-@blp.arguments(CategoryUpdateSchema)
+@blp.arguments(CategoryUpdateSchema())
 @blp.response(200, CategorySchema)
 @problems(blp, 404, *JSON_BODY)
 def update_category(body: dict[str, Any], category_id: str) -> Category:

@@ -37,8 +37,8 @@ blp = Blueprint("reports", __name__, url_prefix="/api/v1", description="Speaking
 
 
 @blp.route("/reports", methods=["POST"])
-@blp.arguments(IdempotencyHeaderSchema, location="headers")
-@blp.arguments(ReportCreateSchema)
+@blp.arguments(IdempotencyHeaderSchema(), location="headers")
+@blp.arguments(ReportCreateSchema())
 @blp.response(201, ReportCreatedSchema)
 @blp.doc(security=[{}, {"bearerAuth": []}])
 @problems(blp, 401, descriptions={401: "A named report was sent with a bad or expired token"})
@@ -71,7 +71,7 @@ def _named_reporter() -> auth.SignedIn | None:
 
 @blp.route("/reports", methods=["GET"])
 @requires(blp)
-@blp.arguments(ReportListArgsSchema, location="query")
+@blp.arguments(ReportListArgsSchema(), location="query")
 @blp.response(200, ReportPageSchema)
 def list_reports(args: dict[str, Any]) -> Response:
     """Reports you may see, newest first.
