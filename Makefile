@@ -39,6 +39,7 @@ openapi: $(STAMP)
 # e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres.  Writes bench/results.md.
 bench: $(STAMP)
 	$(BIN)/python -m bench.run $(if $(SPEAKUP_BENCH_DATABASE_URL),--postgres '$(SPEAKUP_BENCH_DATABASE_URL)')
+	$(BIN)/python -m bench.lock_hold
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

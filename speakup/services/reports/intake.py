@@ -121,15 +121,22 @@ def submit(
             earlier = _replay(session, keys, keyed, clock.now())
         if earlier is not None:
             return earlier
-    # Validation and routing only read: done before the write lock, which is then held for
-    # the reference and the inserts alone.
-    with _reading(db, reads) as session:
-        decision = _checked_and_routed(session, data, reporter)
-    if reads is not None:
-        # End the read transaction before writing: on SQLite an open reader pins the WAL,
-        # and every commit then retries a checkpoint it cannot finish.
-        reads.rollback()
     try:
+        if not db.write_lock_is_global:
+            # PostgreSQL: the transaction locks nothing until the counter upsert, so the
+            # reads run inside it, without a transaction (and round trips) of their own.
+            with db.write() as session:
+                decision = _checked_and_routed(session, data, reporter)
+                return _create(session, clock, keys, data, reporter, anonymous, keyed,
+                               decision)
+        # SQLite: validation and routing only read, so they run before the write lock,
+        # which is then held for the reference and the inserts alone.
+        with _reading(db, reads) as session:
+            decision = _checked_and_routed(session, data, reporter)
+        if reads is not None:
+            # End the read transaction before writing: an open reader pins the WAL, and
+            # every commit then retries a checkpoint it cannot finish.
+            reads.rollback()
         with db.write() as session:
             return _create(session, clock, keys, data, reporter, anonymous, keyed, decision)
     except IntegrityError:

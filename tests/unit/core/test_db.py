@@ -98,3 +98,34 @@ def test_postgresql_connect_arguments_bound_every_wait_and_keep_the_urls_own():
     # The URL's own statement_timeout comes last, so it wins.
     assert own["options"] == "-c statement_timeout=5000 -c statement_timeout=9000"
     assert postgres_connect_args("postgresql+psycopg://u@h/db", Timeouts()) == {}
+
+
+def _backend(database: Database) -> int:
+    with database.engine.connect() as connection:
+        return int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def test_a_pooled_connection_dropped_while_idle_is_replaced_unnoticed(
+        database_url: str, monkeypatch: pytest.MonkeyPatch):
+    """A busy worker pays no ping per request; one idle long enough is checked first, so a
+    connection the server dropped meanwhile (a restart, a terminated backend) costs no
+    request."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL pool")
+    import speakup.db
+
+    database = Database(database_url, pool_size=1, max_overflow=0)
+    try:
+        first = _backend(database)
+        assert _backend(database) == first  # reused at once: no ping, the same connection
+        killer = Database(database_url)
+        try:
+            with killer.engine.connect() as other:
+                other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        finally:
+            killer.dispose()
+        monkeypatch.setattr(speakup.db, "IDLE_PING_S", 0.0)  # it has been idle "long"
+        replacement = _backend(database)
+        assert replacement != first
+    finally:
+        database.dispose()
