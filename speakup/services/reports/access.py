@@ -45,7 +45,7 @@ class Action(StrEnum):
     FEEDBACK = "feedback"
 
 
-# Who, besides the report's assignees, works on any report.
+# What a report's assignees and the safety officers do with it.
 _STAFF_ACTIONS = frozenset({Action.ACKNOWLEDGE, Action.MESSAGE, Action.NOTE, Action.CLOSE,
                             Action.ASSIGN})
 
