@@ -109,10 +109,6 @@ def _iso_or_none(moment: datetime | None) -> str | None:
     return None if moment is None else iso(moment)
 
 
-def person(user: User) -> Person:
-    return Person(user.id, user.name)
-
-
 def _person_wire(p: Person | None) -> dict[str, str] | None:
     return None if p is None else {"id": p.id, "name": p.name}
 

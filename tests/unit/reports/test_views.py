@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from speakup.models import User
 from speakup.schemas.reports import ReportCreatedSchema, ReportPageSchema, ReportSchema
 from speakup.services.core.actors import Actor
 from speakup.services.core.pages import Page
@@ -75,7 +76,7 @@ def test_views_are_frozen() -> None:
 def test_real_views_of_both_sides_match_the_schema(database, clock, keys, hospital, session):
     named = intake.submit(database, clock=clock, keys=keys, data=intake.NewReport(
         kind="concern", category="patient_safety", unit_id=hospital.ward,
-        description="Pump alarms."), reporter=session.get(views.User, hospital.nurse))
+        description="Pump alarms."), reporter=session.get(User, hospital.nurse))
     anonymous = intake.submit(database, clock=clock, keys=keys, data=intake.NewReport(
         kind="opportunity", category="patient_safety", unit_id=hospital.ward,
         description="A checklist.", anonymous=True), reporter=None)
