@@ -73,7 +73,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     routes.register(api)
     app.register_blueprint(ops_bp)
     problems.register(app)
-    app.extensions["speakup.limiter"] = ratelimits.init_app(app, settings)
     if settings.proxy_count:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -81,6 +80,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_count,  # type: ignore[method-assign]
                                 x_proto=0, x_host=0, x_port=0, x_prefix=0)
     app.before_request(_check_body)
+    # After the body checks: a body refused as too large or not JSON is not counted.
+    app.extensions["speakup.limiter"] = ratelimits.init_app(app, settings)
     app.url_value_preprocessor(_check_path_values)
     app.after_request(_security_headers)
     app.teardown_appcontext(_close_session)

@@ -1,13 +1,19 @@
-"""Rate limits: flask-limiter with clock-aligned windows and clients that leave no address.
+"""Rate limits: clock-aligned windows, counted by the `limits` library, for clients that leave
+no address.
 
 A client is counted under ``HMAC(day key, purpose + address)``; the day key is derived from the
 server secret and the UTC date, so it is the same on every worker and machine, changes every
-day, and is stored nowhere (not in the limiter's store, not in the database).  IPv6 clients are
+day, and is stored nowhere (not in the counters' store, not in the database).  IPv6 clients are
 counted by their /64 network: one device can choose any address inside it.
 
 Windows are aligned to the clock (an hourly limit counts 10:00-11:00) rather than starting at a
 client's first request, so a counter's expiry says nothing more precise than "in this window";
 counters vanish when their window ends.  The README says what a reader of the store can learn.
+
+Only the routes in :data:`RULES` pay for any of this: one ``before_request`` hook looks the
+endpoint up and returns at once elsewhere, and an ``after_request`` hook exists only for the
+limits that count refused attempts.  (flask-limiter, used before, ran three hooks on every
+request and took a tenth of a submission's time.)
 """
 
 from __future__ import annotations
@@ -22,41 +28,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from flask import Flask, Response, request
-from flask_limiter import Limiter
-from flask_limiter.errors import RateLimitExceeded
-from limits import RateLimitItem
-from limits.strategies import STRATEGIES, FixedWindowRateLimiter
-from limits.util import WindowStats
+from limits import RateLimitItem, parse
+from limits.storage import MemoryStorage, RedisStorage, Storage
 
+from speakup.problems import problem
 from speakup.routes.common import runtime
 from speakup.services.auth import normalise_email
 from speakup.settings import Settings
 
-STRATEGY = "speakup-aligned-window"
+logger = logging.getLogger(__name__)
 # Groups that submitting clients are counted in (see by_client_group).
 INTAKE_GROUPS = 64
-
-
-class AlignedWindowRateLimiter(FixedWindowRateLimiter):
-    """A fixed window that starts on a multiple of its length (in Unix time), not at the first
-    hit; every counter of a window expires at the window's end."""
-
-    def hit(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool:
-        window, expiry = _window(item)
-        key = item.key_for(*identifiers, window)
-        return self.storage.incr(key, expiry, amount=cost) <= item.amount
-
-    def test(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool:
-        window, _ = _window(item)
-        return self.storage.get(item.key_for(*identifiers, window)) < item.amount - cost + 1
-
-    def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats:
-        window, expiry = _window(item)
-        used = self.storage.get(item.key_for(*identifiers, window))
-        return WindowStats(time.time() + expiry, max(0, item.amount - used))
 
 
 def _window(item: RateLimitItem) -> tuple[str, int]:
@@ -69,9 +53,6 @@ def _window(item: RateLimitItem) -> tuple[str, int]:
 
 def seconds_left(item: RateLimitItem) -> int:
     return _window(item)[1]
-
-
-STRATEGIES[STRATEGY] = AlignedWindowRateLimiter  # type: ignore[assignment]
 
 
 def _day_key(secret: bytes, day: str) -> bytes:
@@ -96,7 +77,7 @@ def _mac(purpose: str, value: str) -> bytes:
     secret = runtime().keys.ratelimit
     day = datetime.now(UTC).date().isoformat()
     # surrogatepass: whatever a client typed (even a lone surrogate) gets a key, never an error
-    # that would make flask-limiter give up on its store.
+    # that would leave a request uncounted.
     message = f"{purpose}\0{value}".encode("utf-8", "surrogatepass")
     return hmac.new(_day_key(secret, day), message, hashlib.sha256).digest()
 
@@ -141,14 +122,6 @@ def refused(response: Response) -> bool:
     return response.status_code == 401
 
 
-def setting(name: str) -> Callable[[], str]:
-    def value() -> str:
-        limit: str = getattr(runtime().settings, name)
-        return limit
-
-    return value
-
-
 @dataclass(frozen=True)
 class Rule:
     """One limit on one endpoint: the setting naming it, how clients are told apart, and
@@ -176,40 +149,108 @@ RULES: dict[str, tuple[Rule, ...]] = {
 }
 
 
-def init_app(app: Flask, settings: Settings) -> Limiter:
-    """A limiter for ``app`` with the rules above; counters in memory, or in Redis."""
-    options: dict[str, Any] = {}
-    if settings.ratelimit_storage_url.startswith(("redis://", "rediss://")):
-        # A Redis that stops answering must cost a request milliseconds, not the worker.
-        options = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
-    limiter = Limiter(
-        key_func=by_client("default"),
-        strategy=STRATEGY,
-        storage_uri=settings.ratelimit_storage_url,
-        storage_options=options,
-        headers_enabled=False,
-        key_prefix="speakup",
-        in_memory_fallback_enabled=True,
-        swallow_errors=True,
-    )
-    limiter.init_app(app)
-    for endpoint, rules in RULES.items():
-        # flask-limiter checks a route's own limits in the wrapper its decorator returns.
-        view: Any = app.view_functions[endpoint]
-        for rule in rules:
-            view = limiter.limit(setting(rule.setting), key_func=rule.key,
-                                 deduct_when=refused if rule.failures_only else None)(view)
-        app.view_functions[endpoint] = view
-    # Its INFO lines name the counter key of every breach; nothing of a client is logged.
-    logging.getLogger("flask-limiter").setLevel(logging.WARNING)
-    app.register_error_handler(RateLimitExceeded, _too_many)
-    return limiter
+class Counters:
+    """The counters of every limit: in memory, or in Redis with an in-memory stand-in.
+
+    A Redis that stops answering costs a request its 0.5 s timeouts once; then the counters
+    live in this worker's memory (each limit then holds per worker, not across them) and Redis
+    is tried again after :attr:`RETRY_SECONDS`.  A limit is never switched off by a failing
+    store.
+    """
+
+    RETRY_SECONDS = 30.0
+
+    def __init__(self, url: str) -> None:
+        self.fallback = MemoryStorage()
+        self.primary: Storage = self.fallback
+        if url.startswith(("redis://", "rediss://")):
+            self.primary = RedisStorage(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+        self._down_until = 0.0
+
+    @property
+    def storage(self) -> Storage:
+        """The store in use now."""
+        return self.fallback if time.monotonic() < self._down_until else self.primary
+
+    def _call(self, use: Callable[[Storage], int]) -> int:
+        storage = self.storage
+        try:
+            return use(storage)
+        except Exception:  # noqa: BLE001 - any failure of the store: count in memory instead
+            if storage is self.fallback:
+                raise
+            logger.warning("rate-limit store unreachable; counting in memory for %.0f s",
+                           self.RETRY_SECONDS)
+            self._down_until = time.monotonic() + self.RETRY_SECONDS
+            return use(self.fallback)
+
+    def hit(self, key: str, item: RateLimitItem) -> int:
+        """Count one request in the current window of ``item``; the count so far."""
+        return self._call(lambda s: s.incr(key, _window(item)[1]))
+
+    def used(self, key: str) -> int:
+        return self._call(lambda s: s.get(key))
+
+    def reset(self) -> None:
+        """Forget every counter (tests start each with fresh ones)."""
+        self.fallback.reset()
+        if self.primary is not self.fallback:
+            self.primary.reset()
 
 
-def _too_many(error: RateLimitExceeded) -> Response:
-    from speakup.problems import problem
+class Limited(Exception):
+    """A request over one of its route's limits."""
 
-    retry = seconds_left(error.limit.limit)
+    def __init__(self, item: RateLimitItem) -> None:
+        super().__init__(str(item))
+        self.item = item
+
+
+def init_app(app: Flask, settings: Settings) -> Counters:
+    """Hook the limits of :data:`RULES` into ``app``; counters in memory, or in Redis."""
+    counters = Counters(settings.ratelimit_storage_url)
+    # Each rule with its parsed limit, per endpoint; limits that count every attempt first.
+    checks = {endpoint: tuple((rule, parse(getattr(settings, rule.setting))) for rule in rules)
+              for endpoint, rules in RULES.items()}
+    after_failures = {endpoint: tuple(pair for pair in pairs if pair[0].failures_only)
+                      for endpoint, pairs in checks.items()}
+
+    def key(rule: Rule, item: RateLimitItem, client: str) -> str:
+        window = _window(item)[0]
+        return f"speakup/{rule.setting}/{client}/{item.amount}-{item.get_expiry()}/{window}"
+
+    @app.before_request
+    def check() -> None:
+        pairs = checks.get(request.endpoint or "")
+        if pairs is None:
+            return
+        pending: list[str] = []
+        for rule, item in pairs:
+            counter = key(rule, item, rule.key())
+            if rule.failures_only:
+                if counters.used(counter) >= item.amount:
+                    raise Limited(item)
+                pending.append(counter)
+            elif counters.hit(counter, item) > item.amount:
+                raise Limited(item)
+        if pending:
+            request.environ["speakup.ratelimit.pending"] = pending
+
+    @app.after_request
+    def count_refusals(response: Response) -> Response:
+        pending: list[str] | None = request.environ.get("speakup.ratelimit.pending")
+        if pending and refused(response):
+            pairs = after_failures[request.endpoint or ""]
+            for counter, (_, item) in zip(pending, pairs, strict=True):
+                counters.hit(counter, item)
+        return response
+
+    app.register_error_handler(Limited, _too_many)
+    return counters
+
+
+def _too_many(error: Limited) -> Response:
+    retry = seconds_left(error.item)
     response = problem(429, "Too Many Requests",
                        f"Too many attempts; try again in {_spoken(retry)}.")
     response.headers["Retry-After"] = str(retry)
