@@ -123,8 +123,12 @@ def submit(
             return earlier
     try:
         if not db.write_lock_is_global:
-            # PostgreSQL: the transaction locks nothing until the counter upsert, so the
-            # reads run inside it, without a transaction (and round trips) of their own.
+            # PostgreSQL: the transaction locks nothing until the reference is numbered, so
+            # the reads run inside it, without a transaction (and round trips) of their own.
+            # A caller's read transaction (the token check) ends first and gives its
+            # connection back: the request holds one connection at a time.
+            if reads is not None:
+                reads.rollback()
             with db.write() as session:
                 decision = _checked_and_routed(session, data, reporter)
                 return _create(session, clock, keys, data, reporter, anonymous, keyed,
@@ -272,9 +276,11 @@ def _create(
             _replayable_receipt(keys, keyed.raw, report_id) if keyed else receipts.generate()
         )
         receipt_hash = receipts.digest(keys.receipt, receipt_key)
+    number_last = references.takes_number_last(session)
     rows = submission_rows(
         report_id=report_id,
-        reference=references.allocate(session, year=now.year)[0],
+        # Provisional, where the number is taken last (see speakup.services.reports.references).
+        reference=report_id if number_last else references.allocate(session, year=now.year)[0],
         data=data, at=now,
         reporter_id=None if anonymous or reporter is None else reporter.id,
         receipt_hash=receipt_hash,
@@ -287,6 +293,9 @@ def _create(
     if rows.assignees:
         connection.execute(_INSERT_ASSIGNEES, rows.assignees)
     history.append(session, rows.events)
+    if number_last:
+        rows.report["reference"] = references.assign(session, report_id=report_id,
+                                                     year=now.year)
     response = views.wire(views.submitted(rows.report))
     if keyed is not None:
         # Forget expired keys (and their link to a report) as new ones arrive, too.
