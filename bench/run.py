@@ -572,7 +572,11 @@ def main() -> None:
                              "(default: $SPEAKUP_BENCH_DATABASE_URL)")
     parser.add_argument("--seconds", type=int, default=10,
                         help="how long wrk drives each figure (default: 10)")
+    parser.add_argument("--postgres-only", action="store_true",
+                        help="skip SQLite (needs --postgres); results.md then has PostgreSQL only")
     args = parser.parse_args()
+    if args.postgres_only and not args.postgres:
+        parser.error("--postgres-only needs --postgres")
     if not 1 <= args.seconds <= 600:
         parser.error("--seconds must be between 1 and 600")
     if shutil.which("wrk") is None:
@@ -580,7 +584,7 @@ def main() -> None:
     started = datetime.now(UTC)
     revision = commit()
     versions = [f"Python {platform.python_version()}", f"SQLite {sqlite3.sqlite_version}"]
-    rows = bench_database("SQLite", None, args.seconds)
+    rows = [] if args.postgres_only else bench_database("SQLite", None, args.seconds)
     if args.postgres:
         # scratch_database's administration connections go to the "postgres" database too.
         versions.append(f"PostgreSQL {postgres_version(scratch_base(args.postgres, 'postgres'))}")
