@@ -10,7 +10,12 @@ from speakup.models.org import (
     UserRole,
 )
 from speakup.models.reports import (
+    ActionReport,
+    ActionUpdate,
+    AuditEntry,
+    Feedback,
     IdempotencyRecord,
+    ImprovementAction,
     Message,
     ReferenceCounter,
     Report,
@@ -20,8 +25,13 @@ from speakup.models.reports import (
 
 __all__ = [
     "ROLES",
+    "ActionReport",
+    "ActionUpdate",
+    "AuditEntry",
     "Category",
+    "Feedback",
     "IdempotencyRecord",
+    "ImprovementAction",
     "Message",
     "ReferenceCounter",
     "Report",

@@ -43,7 +43,8 @@ class Report(Base):
     close_due_at: Mapped[datetime]
     acknowledged_at: Mapped[datetime | None]
     first_response_at: Mapped[datetime | None]
-    closed_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]  # the first closing (response-time metrics)
+    last_closed_at: Mapped[datetime | None]  # the latest closing (the reporter's reopen window)
     outcome: Mapped[str | None] = mapped_column(String(20))
     reopen_count: Mapped[int] = mapped_column(default=0)
     reporter_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
@@ -83,6 +84,75 @@ class Message(Base):
     internal: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime]
     author_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+
+
+class Feedback(Base):
+    """The reporter's verdict on a closed loop: one per report, never tied to a person."""
+
+    __tablename__ = "report_feedback"
+
+    report_id: Mapped[str] = mapped_column(ForeignKey("reports.id"), primary_key=True)
+    loop_closed: Mapped[str] = mapped_column(String(10))
+    would_speak_up_again: Mapped[str] = mapped_column(String(10))
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """Who read or changed which report, when: append-only (on PostgreSQL a trigger refuses
+    UPDATE and DELETE).  ``actor_id`` is None for the system and for a report's reporter on
+    an anonymous report; ``report_id`` has no foreign key, so the log outlives what it
+    names."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_at_id", "at", "id"),
+        Index("ix_audit_log_report_id_at", "report_id", "at"),
+        Index("ix_audit_log_actor_id_at", "actor_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    actor_id: Mapped[str | None] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(40))
+    report_id: Mapped[str | None] = mapped_column(String(32))
+    action_id: Mapped[str | None] = mapped_column(String(32))
+
+
+class ImprovementAction(Base):
+    """A change made because people spoke up ("label and link"), linked to their reports."""
+
+    __tablename__ = "improvement_actions"
+    __table_args__ = (Index("ix_improvement_actions_created_at_id", "created_at", "id"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+
+
+class ActionReport(Base):
+    __tablename__ = "action_reports"
+
+    action_id: Mapped[str] = mapped_column(ForeignKey("improvement_actions.id"),
+                                           primary_key=True)
+    report_id: Mapped[str] = mapped_column(ForeignKey("reports.id"), primary_key=True,
+                                           index=True)
+    linked_at: Mapped[datetime]
+
+
+class ActionUpdate(Base):
+    __tablename__ = "action_updates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    action_id: Mapped[str] = mapped_column(ForeignKey("improvement_actions.id"), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime]
+    author_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
 
 
 class IdempotencyRecord(Base):

@@ -2,11 +2,11 @@
 
 from flask_smorest import Api
 
-from speakup.routes import auth, followup, ops, org, reports
+from speakup.routes import audit, auth, followup, ops, org, reports
 
 
 def register(api: Api) -> None:
-    for module in (auth, org, reports, followup):
+    for module in (auth, org, reports, followup, audit):
         api.register_blueprint(module.blp)
 
 

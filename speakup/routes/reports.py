@@ -23,7 +23,15 @@ from speakup.routes.common import (
     send,
 )
 from speakup.schemas.reports import (
+    AcknowledgeSchema,
+    AssignSchema,
+    CloseSchema,
+    FeedbackCreateSchema,
+    FeedbackSchema,
     IdempotencyHeaderSchema,
+    MessageCreateSchema,
+    MessageSchema,
+    ReopenSchema,
     ReportCreatedSchema,
     ReportCreateSchema,
     ReportListArgsSchema,
@@ -31,7 +39,7 @@ from speakup.schemas.reports import (
     ReportSchema,
 )
 from speakup.services import auth
-from speakup.services.reports import intake, queries, views
+from speakup.services.reports import history, intake, queries, views, workflow
 
 blp = Blueprint("reports", __name__, url_prefix="/api/v1", description="Speaking up")
 
@@ -102,4 +110,93 @@ def get_report(report_id: str) -> Response:
     The staff view for its assignees, safety officers and admins; the reporter view for
     its reporter (or the follow-up token of an anonymous reporter).
     """
-    return send(views.wire(queries.get_report(reads(), actor=g.actor, report_id=report_id)))
+    view = queries.get_report(reads(), actor=g.actor, report_id=report_id)
+    if view.timeline is not None:  # the staff side: audited, after the read
+        reads().rollback()
+        rt = runtime()
+        history.read(rt.database, actor_id=g.actor.user_id, report_id=report_id,
+                     at=rt.clock.now())
+    return send(views.wire(view))
+
+
+def _report(done: workflow.Done) -> Response:
+    return send(views.wire(queries.view_after(reads(), report_id=done.report_id,
+                                              staff_side=done.staff_side)))
+
+
+def _step() -> dict[str, Any]:
+    """What every workflow step is given: the database, the clock, who is asking, and the
+    request's read session (ended before the step writes)."""
+    rt = runtime()
+    return {"db": rt.database, "clock": rt.clock, "actor": g.actor, "reads": reads()}
+
+
+@blp.route("/reports/<report_id>/acknowledge", methods=["POST"])
+@requires(blp)
+@blp.arguments(AcknowledgeSchema())
+@blp.response(200, ReportSchema)
+@problems(blp, 404, *JSON_BODY)
+def acknowledge(body: dict[str, Any], report_id: str) -> Response:
+    """Acknowledge a report (assignees, safety officers), optionally with a reporter-visible
+    message.  Idempotent: a repeat returns the first acknowledgement unchanged."""
+    return _report(workflow.acknowledge(report_id=report_id, message=body["message"],
+                                        **_step()))
+
+
+@blp.route("/reports/<report_id>/messages", methods=["POST"])
+@requires(blp, followup=True)
+@blp.arguments(MessageCreateSchema())
+@blp.response(201, MessageSchema)
+@problems(blp, 404, 409, *JSON_BODY)
+def post_message(body: dict[str, Any], report_id: str) -> Response:
+    """Write on a report: from the staff side (assignees, safety officers; `internal` notes
+    are never shown to the reporter) or as its reporter.  The first reporter-visible staff
+    message is the report's first response.  Not on a closed report: reopen it first."""
+    written = workflow.post_message(report_id=report_id, body=body["body"],
+                                    internal=body["internal"], **_step())
+    return send(views.message_wire(written), 201)
+
+
+@blp.route("/reports/<report_id>/close", methods=["POST"])
+@requires(blp)
+@blp.arguments(CloseSchema())
+@blp.response(200, ReportSchema)
+@problems(blp, 404, 409, *JSON_BODY)
+def close(body: dict[str, Any], report_id: str) -> Response:
+    """Close the loop with an outcome and a reporter-visible response.  Closing an
+    unacknowledged report acknowledges it at the same moment."""
+    return _report(workflow.close(report_id=report_id, outcome=body["outcome"],
+                                  response=body["response"], **_step()))
+
+
+@blp.route("/reports/<report_id>/reopen", methods=["POST"])
+@requires(blp, followup=True)
+@blp.arguments(ReopenSchema())
+@blp.response(200, ReportSchema)
+@problems(blp, 404, 409, *JSON_BODY)
+def reopen(body: dict[str, Any], report_id: str) -> Response:
+    """Reopen a closed report: its reporter within 30 days of the latest closing, a safety
+    officer at any time."""
+    return _report(workflow.reopen(report_id=report_id, reason=body["reason"], **_step()))
+
+
+@blp.route("/reports/<report_id>/assign", methods=["POST"])
+@requires(blp)
+@blp.arguments(AssignSchema())
+@blp.response(200, ReportSchema)
+@problems(blp, 404, 409, *JSON_BODY)
+def assign(body: dict[str, Any], report_id: str) -> Response:
+    """Hand the report to someone who can act on it, with a reason."""
+    return _report(workflow.assign(report_id=report_id, user_id=body["user_id"],
+                                   reason=body["reason"], **_step()))
+
+
+@blp.route("/reports/<report_id>/feedback", methods=["POST"])
+@requires(blp, followup=True)
+@blp.arguments(FeedbackCreateSchema())
+@blp.response(201, FeedbackSchema)
+@problems(blp, 404, 409, *JSON_BODY)
+def feedback(body: dict[str, Any], report_id: str) -> Response:
+    """The reporter's verdict once the report is closed; once per report (a second is 409)."""
+    given = workflow.give_feedback(report_id=report_id, **body, **_step())
+    return send(workflow.feedback_wire(given), 201)

@@ -1,5 +1,6 @@
 """Reports on the wire: what a reporter sends, and the two views of a report."""
 
+from collections.abc import Callable
 from typing import Any
 
 from marshmallow import Schema, fields, post_dump, post_load, validate
@@ -16,12 +17,14 @@ from speakup.schemas.common import (
     not_blank,
     page_of,
 )
+from speakup.services.reports import history, workflow
 from speakup.vocabulary import Kind, Outcome, Status, values
 
 KINDS = values(Kind)
 STATUSES = values(Status)
 
 OUTCOMES = values(Outcome)
+TIMELINE_TYPES = history.EVENT_TYPES
 
 
 class ReportCreateSchema(Input):
@@ -101,14 +104,28 @@ class RoutingSchema(Schema):
 
 
 class TimelineEntrySchema(_Optional):
-    OPTIONAL: tuple[str, ...] = ("reason", "assignees")
+    OPTIONAL: tuple[str, ...] = ("reason", "assignees", "message_id", "internal", "outcome",
+                                 "action_id", "status", "loop_closed", "would_speak_up_again",
+                                 "comment")
 
-    type = fields.String(required=True)
+    type = fields.String(required=True, validate=validate.OneOf(TIMELINE_TYPES))
     at = Timestamp(required=True)
-    actor = fields.Nested(PersonSchema, required=True, allow_none=True)
-    reason = fields.String(metadata={"description": "Why (routing)."})
+    actor = fields.Nested(PersonSchema, required=True, allow_none=True,
+                          metadata={"description": "None for the system and for the reporter "
+                                    "of an anonymous report."})
+    reason = fields.String(metadata={"description": "Why (routed, assigned, reopened)."})
     assignees = fields.List(fields.Nested(PersonSchema),
-                            metadata={"description": "Who it went to (routing)."})
+                            metadata={"description": "Who it went to (routed, assigned)."})
+    message_id = fields.String(metadata={"description": "The message written with this step."})
+    internal = fields.Boolean(metadata={"description": "An internal note (message)."})
+    outcome = fields.String(validate=validate.OneOf(OUTCOMES),
+                            metadata={"description": "closed"})
+    action_id = fields.String(metadata={"description": "The improvement action "
+                                        "(action_update)."})
+    status = fields.String(metadata={"description": "The action's status (action_update)."})
+    loop_closed = fields.String(metadata={"description": "feedback"})
+    would_speak_up_again = fields.String(metadata={"description": "feedback"})
+    comment = fields.String(metadata={"description": "feedback"})
 
 
 class ReportFieldsSchema(_Optional):
@@ -185,3 +202,58 @@ class FollowupTokenSchema(Schema):
     token_type = fields.String(required=True, metadata={"example": "Bearer"})
     expires_in = fields.Integer(required=True, metadata={"description": "Seconds."})
     report_id = fields.String(required=True)
+
+
+# --- the workflow --------------------------------------------------------------------------
+
+TEXT: list[Callable[[Any], Any]] = [validate.Length(min=1, max=10_000), not_blank]
+REASON: list[Callable[[Any], Any]] = [validate.Length(min=1, max=2_000), not_blank]
+
+
+class AcknowledgeSchema(Input):
+    message = fields.String(
+        load_default=None, validate=TEXT,
+        metadata={"description": "Optional, reporter-visible: the report's first response.  "
+                  "Not stored when the report was acknowledged already."},
+    )
+
+
+class MessageCreateSchema(Input):
+    body = fields.String(required=True, validate=TEXT)
+    internal = Bool(load_default=False,
+                    metadata={"description": "A note for the staff side only (never shown to "
+                              "the reporter); the reporter may not write one."})
+
+
+class CloseSchema(Input):
+    outcome = fields.String(required=True, validate=validate.OneOf(OUTCOMES))
+    response = fields.String(required=True, validate=TEXT,
+                             metadata={"description": "Reporter-visible: what was done and "
+                                       "why."})
+
+
+class ReopenSchema(Input):
+    reason = fields.String(required=True, validate=REASON)
+
+
+class AssignSchema(Input):
+    user_id = fields.String(required=True, validate=ID_LENGTH,
+                            metadata={"description": "An active leader or safety officer, not "
+                                      "the report's own reporter."})
+    reason = fields.String(required=True, validate=REASON)
+
+
+class FeedbackCreateSchema(Input):
+    loop_closed = fields.String(required=True,
+                                validate=validate.OneOf(workflow.LOOP_CLOSED))
+    would_speak_up_again = fields.String(required=True,
+                                         validate=validate.OneOf(workflow.WOULD_SPEAK_UP_AGAIN))
+    comment = fields.String(load_default=None, allow_none=True, validate=REASON)
+
+
+class FeedbackSchema(Schema):
+    loop_closed = fields.String(required=True, validate=validate.OneOf(workflow.LOOP_CLOSED))
+    would_speak_up_again = fields.String(
+        required=True, validate=validate.OneOf(workflow.WOULD_SPEAK_UP_AGAIN))
+    comment = fields.String(required=True, allow_none=True)
+    created_at = Timestamp(required=True)

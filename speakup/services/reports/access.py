@@ -135,30 +135,38 @@ def is_assignee(actor: Actor, assignees: Iterable[Person]) -> bool:
             and any(u.id == actor.user_id for u in assignees))
 
 
-def visible_report(session: Session, *, actor: Actor, report_id: str) -> Access:
-    """The report with how the actor stands to it, else :class:`NotFound`; one query."""
+def visible_report(session: Session, *, actor: Actor, report_id: str, lock: bool = False
+                   ) -> Access:
+    """The report with how the actor stands to it, else :class:`NotFound`; one query.
+
+    With ``lock`` (a command about to change the report) its row is locked until the commit
+    on PostgreSQL, so that concurrent steps on one report take turns; SQLite's write block
+    serialises them already."""
     row = session.connection().execute(
-        _visible_report(actor), {**params(actor), "report_id": report_id}
+        _visible_report(actor, lock), {**params(actor), "report_id": report_id}
     ).first()
     if row is None:
         raise NotFound(NOT_FOUND)
     return Access.of(actor, row, assignee=bool(row.assignee_), reporter=bool(row.reporter_))
 
 
-_VISIBLE_REPORT: dict[Shape, Select[Any]] = {}
+_VISIBLE_REPORT: dict[tuple[Shape, bool], Select[Any]] = {}
 
 
-def _visible_report(actor: Actor) -> Select[Any]:
+def _visible_report(actor: Actor, lock: bool) -> Select[Any]:
     """The one-report statement for the actor's shape, built once per shape (building a
     statement costs more than running it)."""
-    shape = Shape.of(actor)
-    stmt = _VISIBLE_REPORT.get(shape)
+    key = (Shape.of(actor), lock)
+    stmt = _VISIBLE_REPORT.get(key)
     if stmt is None:
-        stmt = _VISIBLE_REPORT[shape] = (
+        stmt = (
             select(table(Report), assigned_to(actor).label("assignee_"),
                    reporter_side(actor).label("reporter_"))
             .where(Report.id == bindparam("report_id"), visible_to(actor))
         )
+        if lock:
+            stmt = stmt.with_for_update(of=table(Report))
+        _VISIBLE_REPORT[key] = stmt
     return stmt
 
 
@@ -168,7 +176,7 @@ def may(actor: Actor, action: Action, access: Access, *, now: datetime | None = 
     Assignees and safety officers work on a report (acknowledge, message, note, close,
     assign); its reporter reads it, answers, gives feedback, and may reopen it within
     :data:`REOPEN_WINDOW` of its closing (``now`` is then required); safety officers reopen at
-    any time; admins read.
+    any time; admins read.  The window runs from the latest closing.
     """
     officer = actor.has_role(Role.SAFETY_OFFICER)
     if action is Action.READ:
@@ -178,7 +186,7 @@ def may(actor: Actor, action: Action, access: Access, *, now: datetime | None = 
     if action is Action.REOPEN:
         if officer:
             return True
-        closed = access.report.closed_at
+        closed = access.report.last_closed_at
         return (access.reporter and closed is not None and now is not None
                 and now - closed <= REOPEN_WINDOW)
     return access.reporter and action in (Action.MESSAGE, Action.FEEDBACK)

@@ -1,13 +1,19 @@
-"""A report's history: the one writer of its timeline.
+"""A report's history: the one writer of its timeline and of the audit log.
 
-Every change to a report (submitted and routed today; acknowledged, messages, assigned,
-escalated, closed, reopened, feedback and action updates as the workflow arrives) is appended
-here, inside the command's write block, so that what must accompany a change (the outbox
-event that notifies, the audit row) is added in one place and in the same transaction.
+Every change to a report (submitted and routed; acknowledged, messages, assigned, escalated,
+closed, reopened, feedback and action updates) is appended here, inside the command's write
+block, so that what must accompany a change (the audit row today, the outbox event that
+notifies next) is added in one place and in the same transaction.
 
 :func:`entry` builds one timeline row and nothing else; :func:`append` writes rows (one
 ``executemany``).  The demo's bulk writer builds its rows with :func:`entry` too and changes
-only how they reach the database.
+only how they reach the database.  :func:`record` is a workflow step: its timeline entries
+and their audit rows.  :func:`read` audits a staff-side read in its own short transaction,
+after the read.
+
+The audit log says who (``actor_id``, None for the system and for an anonymous reporter),
+what, which report, when.  The submission itself is not in it: the report's own
+``created_at`` (and, for a named report, its reporter) says that already.
 """
 
 from __future__ import annotations
@@ -19,17 +25,20 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from speakup.db import in_write_block, table
-from speakup.models import ReportEvent
+from speakup.db import Database, in_write_block, table
+from speakup.models import AuditEntry, ReportEvent
 
 # The timeline's vocabulary; details never hold a reporter's identity.
-EVENT_TYPES = frozenset({
+EVENT_TYPES = (
     "submitted", "routed", "acknowledged", "message", "assigned", "escalated", "closed",
     "reopened", "feedback", "action_update",
-})
+)
 
 
 _INSERT = insert(table(ReportEvent))
+_AUDIT = insert(table(AuditEntry))
+# What an audit row says was done besides the timeline's changes.
+READ = "read"
 
 
 class OutsideWriteBlock(RuntimeError):
@@ -62,8 +71,25 @@ def append(session: Session, rows: Sequence[dict[str, Any]]) -> None:
         session.connection().execute(_INSERT, list(rows))
 
 
-def record(session: Session, *, report_id: str, type: str, at: datetime,
-           actor_id: str | None = None, details: dict[str, Any] | None = None) -> None:
-    """Append one entry to the report's timeline, as part of the caller's change."""
-    append(session, [entry(report_id=report_id, type=type, at=at, actor_id=actor_id,
-                           details=details)])
+def record(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """A workflow step: append its timeline rows (built by :func:`entry`) and one audit row
+    for each, as part of the caller's change."""
+    append(session, rows)
+    audit(session, [{"at": r["at"], "actor_id": r["actor_id"], "action": r["type"],
+                     "report_id": r["report_id"], "action_id": None} for r in rows])
+
+
+def audit(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Append audit rows (``at``, ``actor_id``, ``action``, ``report_id``, ``action_id``)."""
+    if not in_write_block():
+        raise OutsideWriteBlock("the audit log is written inside a command's write block")
+    if rows:
+        session.connection().execute(_AUDIT, list(rows))
+
+
+def read(db: Database, *, actor_id: str | None, report_id: str, at: datetime) -> None:
+    """Audit a staff-side read of a report's details: its own short write block, after the
+    read, so reading never holds SQLite's write lock for longer than this insert."""
+    with db.write() as session:
+        audit(session, [{"at": at, "actor_id": actor_id, "action": READ,
+                         "report_id": report_id, "action_id": None}])

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from speakup.db import table
@@ -40,6 +40,16 @@ def get_report(session: Session, *, actor: Actor, report_id: str) -> views.Repor
     """The report as the actor may see it (staff or reporter view)."""
     seen = access.visible_report(session, actor=actor, report_id=report_id)
     return views.detail(session, seen.report, staff_side=seen.staff_side)
+
+
+_BY_ID = select(table(Report)).where(Report.id == bindparam("report_id"))
+
+
+def view_after(session: Session, *, report_id: str, staff_side: bool) -> views.ReportView:
+    """The report after a workflow step, from the side its actor took the step on (a
+    reassignment may have taken it away from them since)."""
+    row = session.connection().execute(_BY_ID, {"report_id": report_id}).one()
+    return views.detail(session, row, staff_side=staff_side)
 
 
 def list_reports(

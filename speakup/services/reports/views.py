@@ -53,11 +53,26 @@ class MessageView:
 
 @dataclass(frozen=True, slots=True)
 class TimelineEntry:
+    """One line of the timeline; the optional fields are set by the entries they belong to."""
+
     type: str
     at: datetime
     actor: Person | None
-    reason: str | None = None  # routing
-    assignees: tuple[Person, ...] | None = None  # routing
+    reason: str | None = None  # routed, assigned, reopened
+    assignees: tuple[Person, ...] | None = None  # routed, assigned
+    message_id: str | None = None  # message, acknowledged and closed with a message
+    internal: bool | None = None  # message
+    outcome: str | None = None  # closed
+    action_id: str | None = None  # action_update
+    status: str | None = None  # action_update
+    loop_closed: str | None = None  # feedback
+    would_speak_up_again: str | None = None  # feedback
+    comment: str | None = None  # feedback
+
+
+# The timeline's optional fields that are plain values in ``details`` and on the wire.
+TIMELINE_DETAILS = ("reason", "message_id", "internal", "outcome", "action_id", "status",
+                    "loop_closed", "would_speak_up_again", "comment")
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +170,10 @@ def timeline_wire(e: TimelineEntry) -> dict[str, Any]:
         data["reason"] = e.reason
     if e.assignees is not None:
         data["assignees"] = [_person_wire(p) for p in e.assignees]
+    for name in TIMELINE_DETAILS[1:]:
+        value = getattr(e, name)
+        if value is not None:
+            data[name] = value
     return data
 
 
@@ -278,9 +297,9 @@ def _entry(event: Row[Any], people: Mapping[str, Person]) -> TimelineEntry:
     assignees = details.get("assignees")
     return TimelineEntry(
         type=event.type, at=event.at, actor=people.get(event.actor_id or ""),
-        reason=details.get("reason"),
         assignees=None if assignees is None else tuple(
             Person(a["id"], a["name"]) for a in assignees),
+        **{name: details[name] for name in TIMELINE_DETAILS if name in details},
     )
 
 

@@ -31,7 +31,8 @@ CASES = {
 
 
 def closed_report(days_ago: float) -> Report:
-    return Report(id="r1", closed_at=NOW - timedelta(days=days_ago))
+    return Report(id="r1", closed_at=NOW - timedelta(days=days_ago),
+                  last_closed_at=NOW - timedelta(days=days_ago))
 
 
 @pytest.mark.parametrize("case", CASES, ids=list(CASES))

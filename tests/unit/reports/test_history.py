@@ -22,12 +22,13 @@ PACKAGE = Path(__file__).resolve().parents[3] / "speakup"
 
 def test_history_is_written_only_inside_a_write_block(session: Session, clock: SettableClock):
     with pytest.raises(history.OutsideWriteBlock):
-        history.record(session, report_id="r", type="submitted", at=clock.now())
+        history.record(session, [history.entry(report_id="r", type="submitted",
+                                               at=clock.now())])
 
 
 def test_an_unknown_entry_is_refused(database: Database, clock: SettableClock):
     with pytest.raises(ValueError, match="unknown timeline entry"), database.write() as s:
-        history.record(s, report_id="r", type="shredded", at=clock.now())
+        history.record(s, [history.entry(report_id="r", type="shredded", at=clock.now())])
 
 
 def test_intake_writes_its_timeline_through_the_one_writer(
@@ -54,6 +55,13 @@ def test_no_other_module_writes_timeline_rows():
     the service's rows); nothing but history inserts them through the ORM."""
     writers = [path.relative_to(PACKAGE).as_posix() for path in PACKAGE.rglob("*.py")
                if re.search(r"insert\((table\()?ReportEvent\b|(?<!class )\bReportEvent\(",
+                            path.read_text())]
+    assert writers == ["services/reports/history.py"]
+
+
+def test_no_other_module_writes_audit_rows():
+    writers = [path.relative_to(PACKAGE).as_posix() for path in PACKAGE.rglob("*.py")
+               if re.search(r"insert\((table\()?AuditEntry\b|(?<!class )\bAuditEntry\(",
                             path.read_text())]
     assert writers == ["services/reports/history.py"]
 

@@ -1,0 +1,331 @@
+"""Closing the loop: acknowledge, message, close, reopen, assign, and the reporter's feedback.
+
+Each step is one write block.  It reads the report the actor can see (a report they cannot see
+is :class:`NotFound`, like one that does not exist) with its row locked, checks what the actor
+may do (:func:`speakup.services.reports.access.may`; a visible report they may not act on is
+:class:`Forbidden`) and what the report's status allows (:class:`IllegalTransition`, a 409
+whose problem type names the step and the status), then changes the report and writes the
+timeline and audit rows through :mod:`speakup.services.reports.history`.
+
+Statuses: ``new`` -> ``acknowledged`` -> ``in_progress`` -> ``closed``; ``closed`` ->
+``in_progress`` on reopen.  The first staff-side message after the acknowledgement moves a
+report to ``in_progress``; a reporter-visible staff message on a new report acknowledges it
+at the same moment, as closing does.  The first reporter-visible staff message (with the
+acknowledgement, on its own, or the closing response) sets ``first_response_at``; the first
+closing sets ``closed_at`` and every closing ``last_closed_at``; reopening keeps both and
+counts the reopen.
+
+A step's caller may pass its request's read session (``reads``): it is ended before the write
+block, so that the view read afterwards sees the change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from speakup.db import Database, table
+from speakup.models import Feedback, Message, Report, ReportAssignee, User, UserRole
+from speakup.services.core.actors import Actor
+from speakup.services.core.clock import Clock
+from speakup.services.core.errors import Conflict, Forbidden, Invalid
+from speakup.services.core.ids import new_id
+from speakup.services.reports import access, history
+from speakup.services.reports.access import Action
+from speakup.services.reports.views import MessageView, Person
+from speakup.vocabulary import Outcome, Role, Status
+
+STAFF, REPORTER = "staff", "reporter"
+LOOP_CLOSED = ("yes", "partly", "no")
+WOULD_SPEAK_UP_AGAIN = ("yes", "no", "unsure")
+
+_VERBS = {
+    "acknowledge": "acknowledged", "message": "written on", "close": "closed",
+    "reopen": "reopened", "assign": "reassigned", "feedback": "given feedback",
+}
+
+
+class IllegalTransition(Conflict):
+    """A step the report's status does not allow: 409, with a problem type that names both,
+    such as ``/problems/illegal-transition/reopen-from-new``."""
+
+    def __init__(self, step: str, status: str) -> None:
+        super().__init__(f"A report that is {status.replace('_', ' ')} cannot be "
+                         f"{_VERBS[step]}.")
+        self.type = f"/problems/illegal-transition/{step}-from-{status}"
+        self.title = "Illegal transition"
+
+
+class FeedbackGiven(Conflict):
+    type = "/problems/feedback-given"
+    title = "Feedback given already"
+
+
+@dataclass(frozen=True)
+class Done:
+    """A step's result: the report, and whether the actor saw it from the staff side when
+    they took the step (a reassignment may take the report away from them)."""
+
+    report_id: str
+    staff_side: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackView:
+    loop_closed: str
+    would_speak_up_again: str
+    comment: str | None
+    created_at: datetime
+
+
+def feedback_wire(view: FeedbackView) -> dict[str, Any]:
+    from speakup.services.reports.views import iso
+
+    return {"loop_closed": view.loop_closed, "would_speak_up_again": view.would_speak_up_again,
+            "comment": view.comment, "created_at": iso(view.created_at)}
+
+
+@dataclass
+class _Step:
+    """What a step's write block works with."""
+
+    session: Session
+    actor: Actor
+    seen: access.Access
+    now: datetime
+
+    @property
+    def report(self) -> Any:
+        return self.seen.report
+
+    @property
+    def status(self) -> str:
+        return str(self.report.status)
+
+    @property
+    def officer(self) -> bool:
+        return self.actor.has_role(Role.SAFETY_OFFICER)
+
+    def require(self, action: Action, what: str) -> None:
+        if not access.may(self.actor, action, self.seen, now=self.now):
+            raise Forbidden(f"You may not {what} this report.")
+
+    def change(self, **values: Any) -> None:
+        self.session.connection().execute(
+            update(table(Report)).where(table(Report).c.id == self.report.id).values(**values))
+
+    def entry(self, type: str, **details: Any) -> dict[str, Any]:
+        """A timeline row by this actor (None for an anonymous reporter and the system)."""
+        return history.entry(report_id=self.report.id, type=type, at=self.now,
+                             actor_id=self.actor.user_id,
+                             details={k: v for k, v in details.items() if v is not None})
+
+    def message(self, body: str, *, sender: str, internal: bool = False) -> MessageView:
+        row = {"id": new_id(), "report_id": self.report.id, "body": body, "sender": sender,
+               "internal": internal, "created_at": self.now,
+               # The reporter's own messages carry no author: for an anonymous report there is
+               # none, and for a named one the staff view shows the reporter already.
+               "author_id": self.actor.user_id if sender == STAFF else None}
+        self.session.connection().execute(insert(table(Message)), [row])
+        author = (Person(self.actor.user_id, self.actor.name or "")
+                  if sender == STAFF and self.actor.user_id else None)
+        return MessageView(id=row["id"], body=body, sender=sender, internal=internal,
+                           created_at=self.now, author=author)
+
+
+class _Steps:
+    """Opens a step's write block around the report the actor can see."""
+
+    def __init__(self, db: Database, clock: Clock, actor: Actor, report_id: str,
+                 reads: Session | None) -> None:
+        self.db, self.clock, self.actor, self.report_id = db, clock, actor, report_id
+        if reads is not None:
+            reads.rollback()  # see the module's docstring
+
+    def __enter__(self) -> _Step:
+        self._block = self.db.write()
+        session = self._block.__enter__()
+        try:
+            seen = access.visible_report(session, actor=self.actor, report_id=self.report_id,
+                                         lock=True)
+        except BaseException as error:
+            self._block.__exit__(type(error), error, error.__traceback__)
+            raise
+        return _Step(session, self.actor, seen, self.clock.now())
+
+    def __exit__(self, *exc: Any) -> bool | None:
+        return self._block.__exit__(*exc)
+
+
+def acknowledge(db: Database, *, clock: Clock, actor: Actor, report_id: str,
+                message: str | None = None, reads: Session | None = None) -> Done:
+    """Acknowledge a report, optionally with a reporter-visible message.  Idempotent: on a
+    report acknowledged already (whatever its status now) nothing changes, and a message
+    sent with the repeat is not stored (retries carry the same one)."""
+    with _Steps(db, clock, actor, report_id, reads) as step:
+        step.require(Action.ACKNOWLEDGE, "acknowledge")
+        if step.report.acknowledged_at is None:
+            values: dict[str, Any] = {"status": Status.ACKNOWLEDGED.value,
+                                      "acknowledged_at": step.now}
+            written = None
+            if message is not None:
+                written = step.message(message, sender=STAFF)
+                values["first_response_at"] = step.now
+            step.change(**values)
+            history.record(step.session, [step.entry(
+                "acknowledged", message_id=written.id if written else None)])
+        return Done(report_id, step.seen.staff_side)
+
+
+def post_message(db: Database, *, clock: Clock, actor: Actor, report_id: str, body: str,
+                 internal: bool = False, reads: Session | None = None) -> MessageView:
+    """A message on a report, from the staff side (assignees, safety officers; ``internal``
+    for a note the reporter never sees) or from its reporter."""
+    with _Steps(db, clock, actor, report_id, reads) as step:
+        # Notes are the staff side's alone: who may write one writes as staff.
+        staff = access.may(actor, Action.NOTE, step.seen)
+        if internal and not staff:
+            raise Forbidden("Only the staff side writes internal notes.")
+        if not staff:
+            step.require(Action.MESSAGE, "write on")
+        if step.status == Status.CLOSED:
+            raise IllegalTransition("message", step.status)
+        written = step.message(body, sender=STAFF if staff else REPORTER, internal=internal)
+        rows = []
+        values: dict[str, Any] = {}
+        if staff:
+            report = step.report
+            if not internal and report.acknowledged_at is None:
+                values["acknowledged_at"] = step.now
+                rows.append(step.entry("acknowledged"))
+            if not internal and report.first_response_at is None:
+                values["first_response_at"] = step.now
+            if report.acknowledged_at is not None or "acknowledged_at" in values:
+                values["status"] = Status.IN_PROGRESS.value
+        rows.append(step.entry("message", message_id=written.id, internal=internal))
+        if values:
+            step.change(**values)
+        history.record(step.session, rows)
+        return written
+
+
+def close(db: Database, *, clock: Clock, actor: Actor, report_id: str, outcome: str,
+          response: str, reads: Session | None = None) -> Done:
+    """Close the loop: an outcome and a reporter-visible response (what was done and why).
+    Closing an unacknowledged report acknowledges it at the same moment."""
+    if outcome not in set(Outcome):
+        raise Invalid.field("outcome", f"Must be one of: {', '.join(Outcome)}.")
+    with _Steps(db, clock, actor, report_id, reads) as step:
+        step.require(Action.CLOSE, "close")
+        if step.status == Status.CLOSED:
+            raise IllegalTransition("close", step.status)
+        report = step.report
+        rows = []
+        values: dict[str, Any] = {"status": Status.CLOSED.value, "outcome": outcome,
+                                  "last_closed_at": step.now}
+        if report.acknowledged_at is None:
+            values["acknowledged_at"] = step.now
+            rows.append(step.entry("acknowledged"))
+        if report.first_response_at is None:
+            values["first_response_at"] = step.now
+        if report.closed_at is None:
+            values["closed_at"] = step.now
+        written = step.message(response, sender=STAFF)
+        step.change(**values)
+        rows.append(step.entry("closed", outcome=outcome, message_id=written.id))
+        history.record(step.session, rows)
+        return Done(report_id, step.seen.staff_side)
+
+
+def reopen(db: Database, *, clock: Clock, actor: Actor, report_id: str, reason: str,
+           reads: Session | None = None) -> Done:
+    """Reopen a closed report: its reporter within 30 days of the latest closing, a safety
+    officer at any time.  It goes back to ``in_progress`` and its outcome is cleared."""
+    with _Steps(db, clock, actor, report_id, reads) as step:
+        if not (step.officer or step.seen.reporter):
+            raise Forbidden("You may not reopen this report.")
+        if step.status != Status.CLOSED:
+            raise IllegalTransition("reopen", step.status)
+        if not access.may(actor, Action.REOPEN, step.seen, now=step.now):
+            raise Forbidden("A report can be reopened by its reporter for 30 days after it "
+                            "was closed; ask a safety officer.")
+        step.change(status=Status.IN_PROGRESS.value, outcome=None,
+                    reopen_count=step.report.reopen_count + 1)
+        history.record(step.session, [step.entry("reopened", reason=reason)])
+        return Done(report_id, step.seen.staff_side)
+
+
+# Who can act on a report when it is assigned to them.
+_CAN_ACT = (Role.LEADER.value, Role.SAFETY_OFFICER.value)
+
+
+def assign(db: Database, *, clock: Clock, actor: Actor, report_id: str, user_id: str,
+           reason: str, reads: Session | None = None) -> Done:
+    """Hand the report to another person who can act on it (an active leader or safety
+    officer, never its own named reporter).  The current assignees stop being assignees (the
+    assignment stays on record); the new one sees it from now on."""
+    with _Steps(db, clock, actor, report_id, reads) as step:
+        step.require(Action.ASSIGN, "reassign")
+        if step.status == Status.CLOSED:
+            raise IllegalTransition("assign", step.status)
+        session = step.session
+        connection = session.connection()
+        target = connection.execute(
+            select(User.id, User.name).where(
+                User.id == user_id, User.active.is_(True),
+                select(UserRole.user_id).where(UserRole.user_id == User.id,
+                                               UserRole.role.in_(_CAN_ACT)).exists())
+        ).first()
+        if target is None or (not step.report.anonymous and step.report.reporter_id == user_id):
+            raise Invalid.field("user_id", "Not someone who can act on this report.")
+        assignees = table(ReportAssignee)
+        existing = set(connection.execute(
+            select(assignees.c.user_id).where(assignees.c.report_id == report_id)).scalars())
+        connection.execute(update(assignees).where(assignees.c.report_id == report_id)
+                           .values(active=assignees.c.user_id == user_id))
+        if user_id in existing:
+            connection.execute(update(assignees).where(
+                assignees.c.report_id == report_id, assignees.c.user_id == user_id,
+            ).values(assigned_at=step.now))
+        else:
+            connection.execute(insert(assignees), [{"report_id": report_id, "user_id": user_id,
+                                                   "assigned_at": step.now, "active": True}])
+        history.record(session, [step.entry(
+            "assigned", reason=reason, assignees=[{"id": target.id, "name": target.name}])])
+        return Done(report_id, step.seen.staff_side)
+
+
+def give_feedback(db: Database, *, clock: Clock, actor: Actor, report_id: str,
+                  loop_closed: str, would_speak_up_again: str, comment: str | None = None,
+                  reads: Session | None = None) -> FeedbackView:
+    """The reporter's verdict once the report is closed: once per report."""
+    if loop_closed not in LOOP_CLOSED:
+        raise Invalid.field("loop_closed", f"Must be one of: {', '.join(LOOP_CLOSED)}.")
+    if would_speak_up_again not in WOULD_SPEAK_UP_AGAIN:
+        raise Invalid.field("would_speak_up_again",
+                            f"Must be one of: {', '.join(WOULD_SPEAK_UP_AGAIN)}.")
+    try:
+        with _Steps(db, clock, actor, report_id, reads) as step:
+            step.require(Action.FEEDBACK, "give feedback on")
+            if step.status != Status.CLOSED:
+                raise IllegalTransition("feedback", step.status)
+            connection = step.session.connection()
+            given = connection.execute(select(Feedback.report_id).where(
+                Feedback.report_id == report_id)).first()
+            if given is not None:
+                raise FeedbackGiven("Feedback on this report was given already.")
+            connection.execute(insert(table(Feedback)), [{
+                "report_id": report_id, "loop_closed": loop_closed,
+                "would_speak_up_again": would_speak_up_again, "comment": comment,
+                "created_at": step.now}])
+            history.record(step.session, [step.entry(
+                "feedback", loop_closed=loop_closed, would_speak_up_again=would_speak_up_again,
+                comment=comment)])
+            return FeedbackView(loop_closed, would_speak_up_again, comment, step.now)
+    except IntegrityError:  # a concurrent second feedback won the race
+        raise FeedbackGiven("Feedback on this report was given already.") from None
