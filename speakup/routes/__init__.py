@@ -2,11 +2,11 @@
 
 from flask_smorest import Api
 
-from speakup.routes import audit, auth, followup, ops, org, reports
+from speakup.routes import actions, audit, auth, followup, ops, org, reports
 
 
 def register(api: Api) -> None:
-    for module in (auth, org, reports, followup, audit):
+    for module in (auth, org, reports, followup, actions, audit):
         api.register_blueprint(module.blp)
 
 

@@ -76,7 +76,8 @@ def record(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     for each, as part of the caller's change."""
     append(session, rows)
     audit(session, [{"at": r["at"], "actor_id": r["actor_id"], "action": r["type"],
-                     "report_id": r["report_id"], "action_id": None} for r in rows])
+                     "report_id": r["report_id"],
+                     "action_id": (r["details"] or {}).get("action_id")} for r in rows])
 
 
 def audit(session: Session, rows: Sequence[dict[str, Any]]) -> None:
