@@ -64,8 +64,12 @@ WARMUP_SECONDS = 2
 WRK_TIMEOUT = "10s"  # a slower answer counts as a socket error, not in the latencies
 NAMED, ANONYMOUS, INBOX, DETAIL = ("named submission", "anonymous submission", "inbox page",
                                    "report detail")
-SCENARIOS = (NAMED, ANONYMOUS, INBOX, DETAIL)  # as the table lists them
-RUN_ORDER = (INBOX, DETAIL, NAMED, ANONYMOUS)  # reads first, on the seeded rows alone
+ACKNOWLEDGE, CLOSE = "acknowledge", "close with outcome"
+SCENARIOS = (NAMED, ANONYMOUS, INBOX, DETAIL, ACKNOWLEDGE, CLOSE)  # as the table lists them
+# Reads first, on the seeded rows alone; the workflow steps last, each request on another of
+# the reports the submissions made (a step repeated on one report would measure a no-op).
+RUN_ORDER = (INBOX, DETAIL, NAMED, ANONYMOUS, ACKNOWLEDGE, CLOSE)
+EACH = "{id}"  # in a Call's path: a different open report per request
 REPORTER = "nurse@demo.speakup.test"
 LEADER = "ward7.manager@demo.speakup.test"
 LEADER_UNIT = "DEMO-MED-W7"
@@ -77,6 +81,19 @@ REPORT = {
     "description": "The bed alarm in bay 2 is not heard at the nurses' desk when the "
                    "corridor doors are shut, so a fall at night can go unnoticed for minutes.",
 }
+ACK_BODY: dict[str, Any] = {}
+CLOSE_BODY = {"outcome": "actioned",
+              "response": "The alarm is now relayed to the desk; checked at every hand-over."}
+# The reports a step takes, newest first: acknowledging takes new ones; closing takes the
+# ones the acknowledgements left behind first.  Speakup's are the leader's (assigned to them).
+WAITING = {ACKNOWLEDGE: ("status = 'new'", ""),
+           CLOSE: ("status IN ('new', 'acknowledged')", "status = 'new', ")}
+SPEAKUP_OPEN = """
+    SELECT r.id FROM reports r JOIN report_assignees a ON a.report_id = r.id AND a.active
+    WHERE a.user_id = (SELECT id FROM users WHERE email = :email) AND r.{waiting}
+    ORDER BY {first}r.created_at DESC, r.id DESC
+"""
+THIN_OPEN = "SELECT id FROM reports WHERE {waiting} ORDER BY {first}created_at DESC, id DESC"
 BUSY_MACHINE = 0.15  # cores of other work during a figure that make it noisy
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
@@ -100,6 +117,9 @@ class Target:
     base: str
     master: int
     calls: dict[str, Call]
+    database_url: str = ""
+    # The reports a workflow step may take (SQL with {waiting} and {first}, its parameters).
+    open_reports: tuple[str, dict[str, Any]] = ("", {})
 
 
 @dataclass(frozen=True)
@@ -309,7 +329,12 @@ def speakup(url: str, home: Path) -> Iterator[Target]:
                      {NAMED: Call("POST", "/api/v1/reports", body, staff),
                       ANONYMOUS: Call("POST", "/api/v1/reports", body),
                       INBOX: inbox,
-                      DETAIL: Call("GET", f"/api/v1/reports/{page[0]['id']}", token=leader)})
+                      DETAIL: Call("GET", f"/api/v1/reports/{page[0]['id']}", token=leader),
+                      ACKNOWLEDGE: Call("POST", f"/api/v1/reports/{EACH}/acknowledge",
+                                        ACK_BODY, leader),
+                      CLOSE: Call("POST", f"/api/v1/reports/{EACH}/close", CLOSE_BODY,
+                                  leader)},
+                     database_url=url, open_reports=(SPEAKUP_OPEN, {"email": LEADER}))
 
 
 @contextmanager
@@ -338,7 +363,12 @@ def thin(url: str, home: Path) -> Iterator[Target]:
                      {NAMED: Call("POST", "/api/v1/reports", body, staff),
                       ANONYMOUS: Call("POST", "/api/v1/reports", body),
                       INBOX: inbox,
-                      DETAIL: Call("GET", f"/api/v1/reports/{page[0]['id']}", token=leader)})
+                      DETAIL: Call("GET", f"/api/v1/reports/{page[0]['id']}", token=leader),
+                      ACKNOWLEDGE: Call("POST", f"/api/v1/reports/{EACH}/acknowledge",
+                                        ACK_BODY, leader),
+                      CLOSE: Call("POST", f"/api/v1/reports/{EACH}/close", CLOSE_BODY,
+                                  leader)},
+                     database_url=url, open_reports=(THIN_OPEN, {}))
     finally:
         stop(process)
 
@@ -418,16 +448,58 @@ def wrk(url: str, script: Path, seconds: int) -> Figures:
                    failures=failures)
 
 
+def lua_paths(paths: list[str]) -> str:
+    """wrk's request() over ``paths``: each thread takes every THREADS-th one, so no two
+    requests of a run share a path until the list runs out."""
+    listed = ",\n".join(lua_string(p) for p in paths)
+    return (f"local paths = {{\n{listed}\n}}\n"
+            "local threads = 0\n"
+            "function setup(thread) thread:set('first', threads); threads = threads + 1 end\n"
+            "function init(args) index = first end\n"
+            "function request()\n"
+            "  local path = paths[(index % #paths) + 1]\n"
+            f"  index = index + {THREADS}\n"
+            "  return wrk.format(nil, path)\n"
+            "end\n")
+
+
+def open_report_ids(target: Target, scenario: str) -> list[str]:
+    waiting, first = WAITING[scenario]
+    sql, params = target.open_reports
+    engine = create_engine(target.database_url)
+    try:
+        with engine.connect() as connection:
+            statement = text(sql.format(waiting=waiting, first=first))
+            return list(connection.execute(statement, params).scalars())
+    finally:
+        engine.dispose()
+
+
 def drive(target: Target, scenario: str, seconds: int, folder: Path) -> Figures:
     """wrk against one scenario of ``target``: a warm-up, then the measured run."""
     call = target.calls[scenario]
-    expect(target.base, call, f"{target.name}'s {scenario}")
     script = folder / f"{target.name}-{scenario.replace(' ', '-')}.lua"
-    script.write_text(lua_script(call))
-    wrk(target.base + call.path, script, WARMUP_SECONDS)
+    warmup = folder / f"{target.name}-{scenario.replace(' ', '-')}-warmup.lua"
+    if EACH in call.path:
+        ids = open_report_ids(target, scenario)
+        if len(ids) < 100:
+            sys.exit(f"bench: {target.name} has only {len(ids)} open reports for {scenario}")
+        expect(target.base, replace(call, path=call.path.replace(EACH, ids[0])),
+               f"{target.name}'s {scenario}")
+        paths = [call.path.replace(EACH, report_id) for report_id in ids[1:]]
+        cut = min(len(paths) // 5, 2000)  # the warm-up's reports are not measured again
+        warmup.write_text(lua_script(call) + lua_paths(paths[:cut]))
+        script.write_text(lua_script(call) + lua_paths(paths[cut:]))
+        url = target.base + "/"
+    else:
+        expect(target.base, call, f"{target.name}'s {scenario}")
+        script.write_text(lua_script(call))
+        warmup = script
+        url = target.base + call.path
+    wrk(url, warmup, WARMUP_SECONDS)
     ours = [target.master, *postgres_servers()]
     before = cpu_clock(ours)
-    figures = wrk(target.base + call.path, script, seconds)
+    figures = wrk(url, script, seconds)
     elapsed, busy, served, driven = (
         now - then for now, then in zip(cpu_clock(ours), before, strict=True))
     return replace(figures, rss_mb=worker_rss_mb(target.master),

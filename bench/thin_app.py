@@ -9,6 +9,11 @@ same gunicorn worker model, to say how close speakup comes to what the framework
   Due times are computed, the reference is derived from the id (no counter).
 - ``GET /api/v1/reports?limit=50``: behind a flask-jwt-extended check, the newest rows as JSON.
 - ``GET /api/v1/reports/<id>``: behind a flask-jwt-extended check, one row by primary key.
+- ``POST /api/v1/reports/<id>/acknowledge`` and ``.../close`` (``{"outcome", "response"}``):
+  behind the same check, one UPDATE of the row in its own transaction (an acknowledgement
+  only of a new report; a closing only of an open one, with the outcome checked), answered
+  with the updated row; a report in the wrong state is 409.  Speakup's message, timeline and
+  audit rows are its own work and not copied.
 
 A row has the flat fields of a report in speakup's list (22, six of them times), so that both
 apps turn as many values into JSON; what speakup adds from other tables (assignees, the
@@ -50,9 +55,11 @@ from sqlalchemy import (
     bindparam,
     create_engine,
     event,
+    func,
     insert,
     select,
     text,
+    update,
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 5000  # speakup's default SPEAKUP_SQLITE_BUSY_TIMEOUT_MS
@@ -103,6 +110,19 @@ PAGE = (select(reports).order_by(reports.c.created_at.desc(), reports.c.id.desc(
         .limit(bindparam("limit")))
 ONE = select(reports).where(reports.c.id == bindparam("id"))
 INSERT = insert(reports)
+OUTCOMES = ("actioned", "planned", "not_actioned", "referred", "duplicate")
+ACKNOWLEDGE = (update(reports)
+               .where(reports.c.id == bindparam("report_id"), reports.c.status == "new")
+               .values(status="acknowledged", acknowledged_at=bindparam("now"))
+               .returning(*reports.c))
+CLOSE = (update(reports)
+         .where(reports.c.id == bindparam("report_id"), reports.c.status != "closed")
+         .values(status="closed", outcome=bindparam("outcome"),
+                 acknowledged_at=func.coalesce(reports.c.acknowledged_at, bindparam("now")),
+                 first_response_at=func.coalesce(reports.c.first_response_at,
+                                                 bindparam("now")),
+                 closed_at=func.coalesce(reports.c.closed_at, bindparam("now")))
+         .returning(*reports.c))
 
 
 # --- database --------------------------------------------------------------------------
@@ -266,6 +286,30 @@ def create_app(database_url: str, secret: str) -> Flask:
             row = connection.execute(ONE, {"id": report_id}).mappings().first()
         if row is None:
             return {"detail": "No such report."}, 404
+        return _dump(row), 200
+
+    @app.post("/api/v1/reports/<report_id>/acknowledge")
+    def acknowledge(report_id: str) -> tuple[dict[str, Any], int]:
+        verify_jwt_in_request()
+        return _step(ACKNOWLEDGE, {"report_id": report_id})
+
+    @app.post("/api/v1/reports/<report_id>/close")
+    def close(report_id: str) -> tuple[dict[str, Any], int]:
+        verify_jwt_in_request()
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict) or body.get("outcome") not in OUTCOMES:
+            return {"detail": "outcome: one of " + ", ".join(OUTCOMES) + "."}, 422
+        response = body.get("response")
+        if not isinstance(response, str) or not 1 <= len(response.strip()) <= 10_000:
+            return {"detail": "response: 1 to 10,000 characters."}, 422
+        return _step(CLOSE, {"report_id": report_id, "outcome": body["outcome"]})
+
+    def _step(statement: Any, values: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        now = datetime.now(UTC).replace(tzinfo=None)
+        with writer.begin() as connection:
+            row = connection.execute(statement, {**values, "now": now}).mappings().first()
+        if row is None:
+            return {"detail": "No such report in a state that allows this."}, 409
         return _dump(row), 200
 
     return app
