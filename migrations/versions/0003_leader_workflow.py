@@ -1,5 +1,7 @@
 """leader workflow: feedback, improvement actions, the audit log, the latest closing time
 
+``report_assignees.report_created_at`` copies each report's creation time, with an index that
+makes a leader's inbox page one index range at any size (filled from ``reports`` here).
 ``audit_log`` is append-only: on PostgreSQL a trigger refuses every UPDATE, DELETE and
 TRUNCATE of it, whoever sends them.  ``reports.last_closed_at`` (the reporter's reopen
 window) starts as the first closing time of reports closed before the upgrade.
@@ -91,6 +93,14 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('last_closed_at', speakup.db.UTCDateTime(timezone=True), nullable=True))
     op.execute("UPDATE reports SET last_closed_at = closed_at WHERE closed_at IS NOT NULL")
 
+    with op.batch_alter_table('report_assignees', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('report_created_at', speakup.db.UTCDateTime(timezone=True), nullable=True))
+    op.execute("UPDATE report_assignees SET report_created_at = (SELECT created_at FROM reports "
+               "WHERE reports.id = report_assignees.report_id)")
+    with op.batch_alter_table('report_assignees', schema=None) as batch_op:
+        batch_op.alter_column('report_created_at', nullable=False)
+        batch_op.create_index('ix_report_assignees_inbox', ['user_id', 'active', 'report_created_at', 'report_id'], unique=False)
+
     if op.get_bind().dialect.name == "postgresql":
         op.execute(APPEND_ONLY_FUNCTION)
         op.execute("CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
@@ -114,6 +124,10 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER audit_log_no_truncate ON audit_log")
         op.execute("DROP TRIGGER audit_log_append_only ON audit_log")
         op.execute("DROP FUNCTION audit_log_append_only()")
+    with op.batch_alter_table('report_assignees', schema=None) as batch_op:
+        batch_op.drop_index('ix_report_assignees_inbox')
+        batch_op.drop_column('report_created_at')
+
     with op.batch_alter_table('reports', schema=None) as batch_op:
         batch_op.drop_column('last_closed_at')
 

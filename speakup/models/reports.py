@@ -53,12 +53,21 @@ class Report(Base):
 
 
 class ReportAssignee(Base):
+    """Who a report is (``active``) or was assigned to.  ``report_created_at`` copies the
+    report's creation time, so that a leader's inbox is one range of one index, newest first,
+    however many reports the organisation has."""
+
     __tablename__ = "report_assignees"
+    __table_args__ = (
+        Index("ix_report_assignees_inbox", "user_id", "active", "report_created_at",
+              "report_id"),
+    )
 
     report_id: Mapped[str] = mapped_column(ForeignKey("reports.id"), primary_key=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
     assigned_at: Mapped[datetime]
     active: Mapped[bool] = mapped_column(default=True)
+    report_created_at: Mapped[datetime]
 
 
 class ReportEvent(Base):

@@ -69,10 +69,10 @@ def paginate(
     (:attr:`speakup.services.core.keys.Keys.cursor`).  A cursor that is not one of ours for this
     list raises :class:`Invalid` naming ``cursor``.  ``params`` binds the statement's
     parameters; with ``rows`` the items are plain rows rather than ORM entities."""
-    scope = _scope(columns, descending)
+    list_scope = scope(columns, descending)
     if cursor is not None:  # an empty one too is not a cursor we handed out
-        values = decode_cursor(signing_key, scope, cursor, columns)
-        stmt = stmt.where(_after(columns, values, descending))
+        values = decode_cursor(signing_key, list_scope, cursor, columns)
+        stmt = stmt.where(after(columns, values, descending))
     order = [c.desc() if descending else c.asc() for c in columns]
     ordered = stmt.order_by(*order).limit(limit + 1)
     found: list[Any] = list(
@@ -83,7 +83,7 @@ def paginate(
     next_cursor = None
     if more:
         last = [getattr(found[-1], c.key) for c in columns]
-        next_cursor = encode_cursor(signing_key, scope, last)
+        next_cursor = encode_cursor(signing_key, list_scope, last)
     return Page(found, next_cursor)
 
 
@@ -115,7 +115,7 @@ def decode_cursor(
         raise Invalid.field("cursor", BAD_CURSOR) from None
 
 
-def _scope(columns: Sequence[InstrumentedAttribute[Any]], descending: bool) -> str:
+def scope(columns: Sequence[InstrumentedAttribute[Any]], descending: bool) -> str:
     """What a cursor is for: a cursor of one list is refused by every other."""
     return " ".join(str(c) for c in columns) + (" desc" if descending else " asc")
 
@@ -160,9 +160,8 @@ def _kind(column_type: TypeEngine[Any]) -> type:
     raise TypeError(f"no cursor encoding for {column_type!r}")  # a programming error
 
 
-def _after(
-    columns: Sequence[InstrumentedAttribute[Any]], values: Sequence[Any], desc: bool
-) -> Any:
+def after(columns: Sequence[Any], values: Sequence[Any], desc: bool) -> Any:
+    """Rows strictly after ``values`` in the order of ``columns`` (a cursor's condition)."""
     # (a, b) > (x, y)  ==  a > x OR (a = x AND b > y); spelled out for SQLite and PostgreSQL.
     clauses = []
     for i, column in enumerate(columns):

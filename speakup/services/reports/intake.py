@@ -247,7 +247,7 @@ def submission_rows(
     return SubmissionRows(
         report=report,
         assignees=[{"report_id": report_id, "user_id": uid, "assigned_at": created,
-                    "active": True} for uid, _name in assignees],
+                    "active": True, "report_created_at": created} for uid, _name in assignees],
         events=[
             history.entry(report_id=report_id, type="submitted", at=created,
                           actor_id=reporter_id, json=json),

@@ -6,19 +6,26 @@ not see is :class:`NotFound`, exactly like one that does not exist.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import and_, bindparam, or_, select, true, union_all
 from sqlalchemy.orm import Session
 
 from speakup.db import table
-from speakup.models import Report
+from speakup.models import Report, ReportAssignee
 from speakup.services.core.actors import Actor
 from speakup.services.core.clock import Clock
 from speakup.services.core.keys import Keys
-from speakup.services.core.pages import Page, paginate
+from speakup.services.core.pages import (
+    Page,
+    after,
+    decode_cursor,
+    encode_cursor,
+    paginate,
+    scope,
+)
 from speakup.services.org import subtree_ids
 from speakup.services.reports import access, views
 from speakup.vocabulary import Status
@@ -66,12 +73,15 @@ def list_reports(
     those assigned to them, safety officers and admins all.  Keyset-paginated."""
     if actor.user_id is None:
         return Page([], None)
-    stmt = select(table(Report)).where(access.visible_to(actor))
-    stmt = _filtered(session, stmt, filters, access.assignment_of_actor(), clock.now())
-    page = paginate(
-        session, stmt, [Report.created_at, Report.id], signing_key=keys.cursor, limit=limit,
-        cursor=cursor, descending=True, params=access.params(actor), rows=True,
-    )
+    if access.Shape.of(actor).leader and not actor.sees_everything:
+        page = _leader_page(session, actor, keys, filters, limit, cursor, clock.now())
+    else:
+        stmt = select(table(Report)).where(access.visible_to(actor))
+        stmt = _filtered(session, stmt, filters, access.assignment_of_actor(), clock.now())
+        page = paginate(
+            session, stmt, ORDER, signing_key=keys.cursor, limit=limit, cursor=cursor,
+            descending=True, params=access.params(actor), rows=True,
+        )
     reports: list[views.ReportRecord] = page.items
     assignees = views.assignees_of(session, [r.id for r in reports])
     reporters = views.people(session, (r.reporter_id for r in reports
@@ -85,6 +95,48 @@ def list_reports(
             reporter=reporters.get(r.reporter_id or ""),
         ))
     return Page(items, page.next_cursor)
+
+
+# The list's order, newest first; the last column is unique.  Its cursors are one kind for
+# every reader, so they stay valid should the reader's roles change mid-list.
+ORDER = (Report.created_at, Report.id)
+_SCOPE = scope(list(ORDER), True)
+
+
+def _leader_page(session: Session, actor: Actor, keys: Keys, filters: Filters, limit: int,
+                 cursor: str | None, now: datetime) -> Page[Any]:
+    """A leader's page, as a union of the reports assigned to them (walked newest first on
+    the ``ix_report_assignees_inbox`` index: a page costs about ``limit`` index entries at any
+    size) and their own named reports.  The same rule as
+    :func:`speakup.services.reports.access.visible_to`, in a form the database can walk in
+    order; the same cursors as the other lists."""
+    a = ReportAssignee
+    values = None if cursor is None else decode_cursor(keys.cursor, _SCOPE, cursor,
+                                                       list(ORDER))
+    assigned = (select(table(Report)).select_from(a).join(Report, Report.id == a.report_id)
+                .where(a.user_id == bindparam("actor_id"), a.active.is_(True)))
+    if values is not None:
+        assigned = assigned.where(after([a.report_created_at, a.report_id], values, True))
+    assigned = (_filtered(session, assigned, replace(filters, assigned_to_me=False), true(),
+                          now)
+                .order_by(a.report_created_at.desc(), a.report_id.desc()).limit(limit + 1))
+    branches = [select(assigned.subquery())]
+    if not filters.assigned_to_me:
+        own = select(table(Report)).where(access.reporter_side(actor))
+        if values is not None:
+            own = own.where(after(list(ORDER), values, True))
+        own = (_filtered(session, own, filters, true(), now)
+               .order_by(*(c.desc() for c in ORDER)).limit(limit + 1))
+        branches.append(select(own.subquery()))
+    both = union_all(*branches).subquery()
+    rows = session.connection().execute(
+        select(both).order_by(both.c.created_at.desc(), both.c.id.desc()).limit(limit + 1),
+        access.params(actor)).all()
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(keys.cursor, _SCOPE, [rows[-1].created_at, rows[-1].id])
+    return Page(list(rows), next_cursor)
 
 
 def _filtered(session: Session, stmt: Any, f: Filters, assigned: Any, now: datetime) -> Any:

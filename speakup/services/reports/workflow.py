@@ -293,8 +293,9 @@ def assign(db: Database, *, clock: Clock, actor: Actor, report_id: str, user_id:
                 assignees.c.report_id == report_id, assignees.c.user_id == user_id,
             ).values(assigned_at=step.now))
         else:
-            connection.execute(insert(assignees), [{"report_id": report_id, "user_id": user_id,
-                                                   "assigned_at": step.now, "active": True}])
+            connection.execute(insert(assignees), [{
+                "report_id": report_id, "user_id": user_id, "assigned_at": step.now,
+                "active": True, "report_created_at": step.report.created_at}])
         history.record(session, [step.entry(
             "assigned", reason=reason, assignees=[{"id": target.id, "name": target.name}])])
         return Done(report_id, step.seen.staff_side)
