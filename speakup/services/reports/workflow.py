@@ -21,6 +21,8 @@ block, so that the view read afterwards sees the change.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -37,7 +39,7 @@ from speakup.services.core.errors import Conflict, Forbidden, Invalid
 from speakup.services.core.ids import new_id
 from speakup.services.reports import access, history
 from speakup.services.reports.access import Action
-from speakup.services.reports.views import MessageView, Person
+from speakup.services.reports.views import MessageView, Person, iso
 from speakup.vocabulary import Outcome, Role, Status
 
 STAFF, REPORTER = "staff", "reporter"
@@ -84,8 +86,6 @@ class FeedbackView:
 
 
 def feedback_wire(view: FeedbackView) -> dict[str, Any]:
-    from speakup.services.reports.views import iso
-
     return {"loop_closed": view.loop_closed, "would_speak_up_again": view.would_speak_up_again,
             "comment": view.comment, "created_at": iso(view.created_at)}
 
@@ -138,28 +138,16 @@ class _Step:
                            created_at=self.now, author=author)
 
 
-class _Steps:
-    """Opens a step's write block around the report the actor can see."""
-
-    def __init__(self, db: Database, clock: Clock, actor: Actor, report_id: str,
-                 reads: Session | None) -> None:
-        self.db, self.clock, self.actor, self.report_id = db, clock, actor, report_id
-        if reads is not None:
-            reads.rollback()  # see the module's docstring
-
-    def __enter__(self) -> _Step:
-        self._block = self.db.write()
-        session = self._block.__enter__()
-        try:
-            seen = access.visible_report(session, actor=self.actor, report_id=self.report_id,
-                                         lock=True)
-        except BaseException as error:
-            self._block.__exit__(type(error), error, error.__traceback__)
-            raise
-        return _Step(session, self.actor, seen, self.clock.now())
-
-    def __exit__(self, *exc: Any) -> bool | None:
-        return self._block.__exit__(*exc)
+@contextmanager
+def _step(db: Database, clock: Clock, actor: Actor, report_id: str, reads: Session | None
+          ) -> Iterator[_Step]:
+    """A step's write block around the report the actor can see (see the module's
+    docstring for ``reads``)."""
+    if reads is not None:
+        reads.rollback()
+    with db.write() as session:
+        seen = access.visible_report(session, actor=actor, report_id=report_id, lock=True)
+        yield _Step(session, actor, seen, clock.now())
 
 
 def acknowledge(db: Database, *, clock: Clock, actor: Actor, report_id: str,
@@ -167,7 +155,7 @@ def acknowledge(db: Database, *, clock: Clock, actor: Actor, report_id: str,
     """Acknowledge a report, optionally with a reporter-visible message.  Idempotent: on a
     report acknowledged already (whatever its status now) nothing changes, and a message
     sent with the repeat is not stored (retries carry the same one)."""
-    with _Steps(db, clock, actor, report_id, reads) as step:
+    with _step(db, clock, actor, report_id, reads) as step:
         step.require(Action.ACKNOWLEDGE, "acknowledge")
         if step.report.acknowledged_at is None:
             values: dict[str, Any] = {"status": Status.ACKNOWLEDGED.value,
@@ -186,7 +174,7 @@ def post_message(db: Database, *, clock: Clock, actor: Actor, report_id: str, bo
                  internal: bool = False, reads: Session | None = None) -> MessageView:
     """A message on a report, from the staff side (assignees, safety officers; ``internal``
     for a note the reporter never sees) or from its reporter."""
-    with _Steps(db, clock, actor, report_id, reads) as step:
+    with _step(db, clock, actor, report_id, reads) as step:
         # Notes are the staff side's alone: who may write one writes as staff.
         staff = access.may(actor, Action.NOTE, step.seen)
         if internal and not staff:
@@ -220,7 +208,7 @@ def close(db: Database, *, clock: Clock, actor: Actor, report_id: str, outcome: 
     Closing an unacknowledged report acknowledges it at the same moment."""
     if outcome not in set(Outcome):
         raise Invalid.field("outcome", f"Must be one of: {', '.join(Outcome)}.")
-    with _Steps(db, clock, actor, report_id, reads) as step:
+    with _step(db, clock, actor, report_id, reads) as step:
         step.require(Action.CLOSE, "close")
         if step.status == Status.CLOSED:
             raise IllegalTransition("close", step.status)
@@ -246,7 +234,7 @@ def reopen(db: Database, *, clock: Clock, actor: Actor, report_id: str, reason: 
            reads: Session | None = None) -> Done:
     """Reopen a closed report: its reporter within 30 days of the latest closing, a safety
     officer at any time.  It goes back to ``in_progress`` and its outcome is cleared."""
-    with _Steps(db, clock, actor, report_id, reads) as step:
+    with _step(db, clock, actor, report_id, reads) as step:
         if not (step.officer or step.seen.reporter):
             raise Forbidden("You may not reopen this report.")
         if step.status != Status.CLOSED:
@@ -269,7 +257,7 @@ def assign(db: Database, *, clock: Clock, actor: Actor, report_id: str, user_id:
     """Hand the report to another person who can act on it (an active leader or safety
     officer, never its own named reporter).  The current assignees stop being assignees (the
     assignment stays on record); the new one sees it from now on."""
-    with _Steps(db, clock, actor, report_id, reads) as step:
+    with _step(db, clock, actor, report_id, reads) as step:
         step.require(Action.ASSIGN, "reassign")
         if step.status == Status.CLOSED:
             raise IllegalTransition("assign", step.status)
@@ -311,7 +299,7 @@ def give_feedback(db: Database, *, clock: Clock, actor: Actor, report_id: str,
         raise Invalid.field("would_speak_up_again",
                             f"Must be one of: {', '.join(WOULD_SPEAK_UP_AGAIN)}.")
     try:
-        with _Steps(db, clock, actor, report_id, reads) as step:
+        with _step(db, clock, actor, report_id, reads) as step:
             step.require(Action.FEEDBACK, "give feedback on")
             if step.status != Status.CLOSED:
                 raise IllegalTransition("feedback", step.status)
