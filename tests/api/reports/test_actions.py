@@ -115,3 +115,22 @@ def test_only_reports_you_work_on_can_be_linked(client: FlaskClient, hospital: O
                  {"title": "t", "description": "d", "unit_id": hospital.site,
                   "report_ids": ["x"] * 501}):
         assert_problem(client.post("/api/v1/actions", headers=site, json=body), 422)
+
+
+def test_hostile_list_parameters_are_clean_422s(client: FlaskClient, hospital: Org,
+                                                login: Login):
+    officer = login("officer")
+    for query in ("cursor=forged", "cursor=" + "A" * 501, "cursor=", "limit=201",
+                  "limit=99999999999999999999", "limit=-1", "status=closed", "unit_id=" + "x" * 65,
+                  "report_id=" + "x" * 65):
+        assert_problem(client.get(f"/api/v1/actions?{query}", headers=officer), 422)
+    # A cursor of another list (the reports list) is not one of this list's.
+    for i in range(3):
+        client.post("/api/v1/reports", json=report_body(hospital.ward, description=f"r{i}"))
+    cursor = client.get("/api/v1/reports?limit=1", headers=officer).json["next_cursor"]
+    assert cursor
+    assert_problem(client.get(f"/api/v1/actions?cursor={cursor}", headers=officer), 422)
+    assert_problem(client.get(f"/api/v1/audit?cursor={cursor}", headers=officer), 422)
+    for query in ("from=yesterday", "to=2026-13-01T00:00:00Z", "action=shredded",
+                  "limit=0"):
+        assert_problem(client.get(f"/api/v1/audit?{query}", headers=officer), 422)
