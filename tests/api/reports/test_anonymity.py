@@ -143,3 +143,63 @@ def test_ending_a_session_stores_only_a_token_id_and_a_whole_hour(
     # The moment of sign-in, refresh and sign-out (all the same here) is in no table.
     everything = "\n".join(r for rows in dump(database).values() for r in rows)
     assert clock.now().strftime("%H:%M:%S") not in everything
+
+
+def test_an_anonymous_reporter_following_up_leaves_no_trace_either(
+    app, client, hospital: Org, login: Login, database: Database, everything_logged
+):
+    """Replying, reading the answer, giving feedback and reopening through the follow-up
+    token store and log nothing of the person or their request: no user id in the audit log
+    or the timeline, no address, no user agent, no token id."""
+    nurse = login("nurse")  # the reporter has an account, and sends its token along
+    created = client.post("/api/v1/reports", json=report_body(hospital.ward, anonymous=True),
+                          headers=nurse).json
+    leader = login("ward_leader")
+    client.post(f"/api/v1/reports/{created['id']}/acknowledge", json={"message": "Seen."},
+                headers=leader)
+    request = {"headers": {"X-Forwarded-For": ADDRESS, "User-Agent": USER_AGENT},
+               "environ_base": {"REMOTE_ADDR": ADDRESS}}
+    followup = client.post("/api/v1/followup", json={"receipt_key": created["receipt_key"]},
+                           **request).json
+    token = followup["access_token"]
+    with app.app_context():
+        ids = [decode_token(token)["jti"], decode_token(token)["sid"]]
+    as_reporter = {"Authorization": f"Bearer {token}", **request["headers"]}
+    before = dump(database)
+    everything_logged.clear()
+
+    on = f"/api/v1/reports/{created['id']}"
+    steps = [
+        client.post(f"{on}/messages", json={"body": "Nights, mostly."}, headers=as_reporter,
+                    environ_base=request["environ_base"]),
+        client.get(on, headers=as_reporter, environ_base=request["environ_base"]),
+    ]
+    client.post(f"{on}/close", json={"outcome": "actioned", "response": "Fixed."},
+                headers=leader)
+    steps += [
+        client.post(f"{on}/feedback", json={"loop_closed": "yes",
+                                            "would_speak_up_again": "yes"},
+                    headers=as_reporter, environ_base=request["environ_base"]),
+        client.post(f"{on}/reopen", json={"reason": "It came back."}, headers=as_reporter,
+                    environ_base=request["environ_base"]),
+    ]
+    assert [s.status_code for s in steps] == [201, 200, 201, 200]
+
+    after = dump(database)
+    added = {table: after[table] - before[table] for table in after}
+    assert added["audit_log"] and added["messages"] and added["report_feedback"]
+    secrets = [hospital.nurse, hospital.emails["nurse"], *ids, ADDRESS, USER_AGENT]
+    for table, rows in added.items():
+        for row in rows:
+            for secret in secrets:
+                assert secret not in row, f"{secret!r} stored in {table}: {row}"
+    log_text = "\n".join(
+        f"{r.name} {r.getMessage()} {r.args!r}" for r in everything_logged.records)
+    assert everything_logged.records
+    for secret in secrets:
+        assert secret not in log_text, f"{secret!r} logged"
+    audit = client.get(f"/api/v1/audit?report_id={created['id']}&limit=200",
+                       headers=login("officer")).json["items"]
+    mine = [e for e in audit if e["action"] in ("feedback", "reopened")
+            or (e["action"] == "message" and e["actor"] is None)]
+    assert len(mine) == 3 and all(e["actor"] is None for e in mine)
