@@ -6,11 +6,11 @@ not see is :class:`NotFound`, exactly like one that does not exist.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, or_, select, true, union_all
+from sqlalchemy import and_, bindparam, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from speakup.db import table
@@ -76,11 +76,14 @@ def list_reports(
     if access.Shape.of(actor).leader and not actor.sees_everything:
         page = _leader_page(session, actor, keys, filters, limit, cursor, clock.now())
     else:
-        stmt = select(table(Report)).where(access.visible_to(actor))
-        stmt = _filtered(session, stmt, filters, access.assignment_of_actor(), clock.now())
+        stmt = select(table(Report)).where(access.visible_to(actor),
+                                           *_filter_clauses(_shape(filters, cursor)))
+        if filters.assigned_to_me:
+            stmt = stmt.where(access.assignment_of_actor())
+        params = {**access.params(actor), **_filter_values(session, filters, clock.now())}
         page = paginate(
-            session, stmt, ORDER, signing_key=keys.cursor, limit=limit, cursor=cursor,
-            descending=True, params=access.params(actor), rows=True,
+            session, stmt, list(ORDER), signing_key=keys.cursor, limit=limit, cursor=cursor,
+            descending=True, params=params, rows=True,
         )
     reports: list[views.ReportRecord] = page.items
     assignees = views.assignees_of(session, [r.id for r in reports])
@@ -103,6 +106,30 @@ ORDER = (Report.created_at, Report.id)
 _SCOPE = scope(list(ORDER), True)
 
 
+class _Shape(NamedTuple):
+    """Which filters a leader's page statement has; their values are bound per request, so
+    one statement is built per shape (building one costs more than running it)."""
+
+    status: bool
+    kind: bool
+    category: bool
+    unit: bool
+    overdue: bool | None
+    created_from: bool
+    created_to: bool
+    assigned_only: bool
+    cursor: bool
+
+
+_LEADER_PAGES: dict[_Shape, Any] = {}
+
+
+def _shape(f: Filters, cursor: str | None) -> _Shape:
+    return _Shape(bool(f.status), bool(f.kind), bool(f.category), bool(f.unit_id), f.overdue,
+                  bool(f.created_from), bool(f.created_to), f.assigned_to_me,
+                  cursor is not None)
+
+
 def _leader_page(session: Session, actor: Actor, keys: Keys, filters: Filters, limit: int,
                  cursor: str | None, now: datetime) -> Page[Any]:
     """A leader's page, as a union of the reports assigned to them (walked newest first on
@@ -110,28 +137,15 @@ def _leader_page(session: Session, actor: Actor, keys: Keys, filters: Filters, l
     size) and their own named reports.  The same rule as
     :func:`speakup.services.reports.access.visible_to`, in a form the database can walk in
     order; the same cursors as the other lists."""
-    a = ReportAssignee
-    values = None if cursor is None else decode_cursor(keys.cursor, _SCOPE, cursor,
-                                                       list(ORDER))
-    assigned = (select(table(Report)).select_from(a).join(Report, Report.id == a.report_id)
-                .where(a.user_id == bindparam("actor_id"), a.active.is_(True)))
-    if values is not None:
-        assigned = assigned.where(after([a.report_created_at, a.report_id], values, True))
-    assigned = (_filtered(session, assigned, replace(filters, assigned_to_me=False), true(),
-                          now)
-                .order_by(a.report_created_at.desc(), a.report_id.desc()).limit(limit + 1))
-    branches = [select(assigned.subquery())]
-    if not filters.assigned_to_me:
-        own = select(table(Report)).where(access.reporter_side(actor))
-        if values is not None:
-            own = own.where(after(list(ORDER), values, True))
-        own = (_filtered(session, own, filters, true(), now)
-               .order_by(*(c.desc() for c in ORDER)).limit(limit + 1))
-        branches.append(select(own.subquery()))
-    both = union_all(*branches).subquery()
-    rows = session.connection().execute(
-        select(both).order_by(both.c.created_at.desc(), both.c.id.desc()).limit(limit + 1),
-        access.params(actor)).all()
+    params: dict[str, Any] = {**access.params(actor), **_filter_values(session, filters, now),
+                              "limit": limit + 1}
+    if cursor is not None:
+        params["c0"], params["c1"] = decode_cursor(keys.cursor, _SCOPE, cursor, list(ORDER))
+    shape = _shape(filters, cursor)
+    stmt = _LEADER_PAGES.get(shape)
+    if stmt is None:
+        stmt = _LEADER_PAGES[shape] = _leader_statement(actor, shape)
+    rows = session.connection().execute(stmt, params).all()
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -139,30 +153,66 @@ def _leader_page(session: Session, actor: Actor, keys: Keys, filters: Filters, l
     return Page(list(rows), next_cursor)
 
 
-def _filtered(session: Session, stmt: Any, f: Filters, assigned: Any, now: datetime) -> Any:
-    if f.status:
-        stmt = stmt.where(Report.status == f.status)
-    if f.kind:
-        stmt = stmt.where(Report.kind == f.kind)
-    if f.category:
-        stmt = stmt.where(Report.category == f.category)
+def _leader_statement(actor: Actor, shape: _Shape) -> Any:
+    a = ReportAssignee
+    cursor: list[Any] = [bindparam("c0"), bindparam("c1")]
+    conditions = _filter_clauses(shape)
+    assigned = (select(table(Report)).select_from(a).join(Report, Report.id == a.report_id)
+                .where(a.user_id == bindparam("actor_id"), a.active.is_(True), *conditions))
+    if shape.cursor:
+        assigned = assigned.where(after([a.report_created_at, a.report_id], cursor, True))
+    assigned = (assigned.order_by(a.report_created_at.desc(), a.report_id.desc())
+                .limit(bindparam("limit")))
+    branches = [select(assigned.subquery())]
+    if not shape.assigned_only:
+        own = select(table(Report)).where(access.reporter_side(actor), *conditions)
+        if shape.cursor:
+            own = own.where(after(list(ORDER), cursor, True))
+        own = own.order_by(*(c.desc() for c in ORDER)).limit(bindparam("limit"))
+        branches.append(select(own.subquery()))
+    both = union_all(*branches).subquery()
+    return (select(both).order_by(both.c.created_at.desc(), both.c.id.desc())
+            .limit(bindparam("limit")))
+
+
+def _filter_clauses(shape: _Shape) -> list[Any]:
+    """The filters of ``shape`` as conditions on reports, with bound values (see
+    :func:`_filter_values`)."""
+    clauses: list[Any] = []
+    if shape.status:
+        clauses.append(Report.status == bindparam("status"))
+    if shape.kind:
+        clauses.append(Report.kind == bindparam("kind"))
+    if shape.category:
+        clauses.append(Report.category == bindparam("category"))
+    if shape.unit:
+        clauses.append(Report.unit_id.in_(bindparam("unit_ids", expanding=True)))
+    if shape.created_from:
+        clauses.append(Report.created_at >= bindparam("created_from"))
+    if shape.created_to:
+        clauses.append(Report.created_at < bindparam("created_to"))
+    if shape.overdue is not None:
+        late = _late(bindparam("now"))
+        clauses.append(late if shape.overdue else ~late)
+    return clauses
+
+
+def _filter_values(session: Session, f: Filters, now: datetime) -> dict[str, Any]:
+    values: dict[str, Any] = {"status": f.status, "kind": f.kind, "category": f.category,
+                              "created_from": f.created_from, "created_to": f.created_to,
+                              "now": now}
     if f.unit_id:
-        stmt = stmt.where(Report.unit_id.in_(subtree_ids(session, f.unit_id)))
-    if f.created_from:
-        stmt = stmt.where(Report.created_at >= f.created_from)
-    if f.created_to:
-        stmt = stmt.where(Report.created_at < f.created_to)
-    if f.assigned_to_me:
-        stmt = stmt.where(assigned)
-    if f.overdue is not None:
-        late = and_(
-            Report.status != Status.CLOSED,
-            or_(
-                and_(Report.acknowledged_at.is_(None), Report.ack_due_at < now),
-                Report.close_due_at < now,
-            ),
-        )
-        stmt = stmt.where(late if f.overdue else ~late)
-    return stmt
+        values["unit_ids"] = subtree_ids(session, f.unit_id)
+    return values
 
 
+def _late(now: Any) -> Any:
+    """Open and past a due time: unacknowledged past ``ack_due_at``, or past
+    ``close_due_at``."""
+    return and_(
+        Report.status != Status.CLOSED,
+        or_(
+            and_(Report.acknowledged_at.is_(None), Report.ack_due_at < now),
+            Report.close_due_at < now,
+        ),
+    )
