@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from typing import Any, TypeVar, cast
 
 import flask_smorest
 from flask import Response, current_app, g
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from speakup.app import RUNTIME_KEY
@@ -50,6 +52,20 @@ def reads() -> Session:
         session = runtime().database.session(write=False)
         g.db_read = session
     return session
+
+
+@contextmanager
+def lookup() -> Iterator[Connection]:
+    """A connection for a one-statement read, such as the token check: on PostgreSQL a pooled
+    connection in autocommit mode, which spares the BEGIN and ROLLBACK round trips around one
+    SELECT (and leaves the request's read session unopened until it is needed); on SQLite,
+    where a transaction costs no round trip, the request's read session."""
+    database = runtime().database
+    if database.is_sqlite:
+        yield reads().connection()
+        return
+    with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+        yield c
 
 
 def runtime() -> Runtime:

@@ -120,8 +120,9 @@ def get_report(report_id: str) -> Response:
 
 
 def _report(done: workflow.Done) -> Response:
-    return send(views.wire(queries.view_after(reads(), report_id=done.report_id,
-                                              staff_side=done.staff_side)))
+    view = done.view or queries.view_after(reads(), report_id=done.report_id,
+                                           staff_side=done.staff_side)
+    return send(views.wire(view))
 
 
 def _step() -> dict[str, Any]:

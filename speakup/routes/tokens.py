@@ -14,7 +14,7 @@ from typing import Any, TypeGuard
 from flask import g
 from flask_jwt_extended import create_access_token, create_refresh_token
 
-from speakup.routes.common import reads, runtime
+from speakup.routes.common import lookup, runtime
 from speakup.services import auth
 
 MAX_ID_LENGTH = 64  # the deny list's key
@@ -70,11 +70,13 @@ def refused(claims: dict[str, Any]) -> bool:
     if claims.get("scope") == "followup":
         if not isinstance(claims.get("rid"), str):
             return True
-        return auth.session_is_ended(reads(), session_id=sid)
+        with lookup() as connection:
+            return auth.session_is_ended(connection, session_id=sid)
     if not _is_int(claims.get("ep")) or not isinstance(claims.get("sub"), str):
         return True
     # The user is read with the check, for actor_from_token: one statement for both.
-    user, ended = auth.signed_in(reads(), user_id=claims["sub"], session_id=sid)
+    with lookup() as connection:
+        user, ended = auth.signed_in(connection, user_id=claims["sub"], session_id=sid)
     g.signed_in = user
     return ended
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, bindparam, delete, exists, select, update
+from sqlalchemy import Connection, CursorResult, bindparam, delete, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 
@@ -114,14 +114,14 @@ _SIGNED_IN = (
 _ENDED = select(RevokedToken.id).where(RevokedToken.id == bindparam("session_id"))
 
 
-def signed_in(session: Session, *, user_id: str, session_id: str
+def signed_in(connection: Connection, *, user_id: str, session_id: str
               ) -> tuple[SignedIn | None, bool]:
     """The token's user (None if there is no such user) and whether its session was ended,
-    in one statement."""
-    rows = session.connection().execute(
+    in one statement (a single read: ``connection`` may be in autocommit mode)."""
+    rows = connection.execute(
         _SIGNED_IN, {"user_id": user_id, "session_id": session_id}).all()
     if not rows:
-        return None, session_is_ended(session, session_id=session_id)
+        return None, session_is_ended(connection, session_id=session_id)
     first = rows[0]
     user = SignedIn(id=first.id, email=first.email, name=first.name, unit_id=first.unit_id,
                     active=first.active, session_epoch=first.session_epoch,
@@ -129,10 +129,9 @@ def signed_in(session: Session, *, user_id: str, session_id: str
     return user, bool(first.ended)
 
 
-def session_is_ended(session: Session, *, session_id: str) -> bool:
+def session_is_ended(connection: Connection, *, session_id: str) -> bool:
     """Whether the session was ended (one primary-key lookup)."""
-    return session.connection().execute(
-        _ENDED, {"session_id": session_id}).first() is not None
+    return connection.execute(_ENDED, {"session_id": session_id}).first() is not None
 
 
 def end_session(db: Database, *, session_id: str, until: datetime) -> None:

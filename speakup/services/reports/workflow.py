@@ -37,9 +37,9 @@ from speakup.services.core.actors import Actor
 from speakup.services.core.clock import Clock
 from speakup.services.core.errors import Conflict, Forbidden, Invalid
 from speakup.services.core.ids import new_id
-from speakup.services.reports import access, history
+from speakup.services.reports import access, history, queries
 from speakup.services.reports.access import Action
-from speakup.services.reports.views import MessageView, Person, iso
+from speakup.services.reports.views import MessageView, Person, ReportView, iso
 from speakup.vocabulary import Outcome, Role, Status
 
 STAFF, REPORTER = "staff", "reporter"
@@ -71,10 +71,14 @@ class FeedbackGiven(Conflict):
 @dataclass(frozen=True)
 class Done:
     """A step's result: the report, and whether the actor saw it from the staff side when
-    they took the step (a reassignment may take the report away from them)."""
+    they took the step (a reassignment may take the report away from them).  On PostgreSQL
+    ``view`` is the report as it answers the step, read inside the step's transaction (no
+    round trips of a transaction of its own); on SQLite it is None and the answer is read
+    after the write lock is released (:func:`speakup.services.reports.queries.view_after`)."""
 
     report_id: str
     staff_side: bool
+    view: ReportView | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +114,14 @@ class _Step:
     @property
     def officer(self) -> bool:
         return self.actor.has_role(Role.SAFETY_OFFICER)
+
+    def done(self, db: Database) -> Done:
+        """The step's result; on PostgreSQL with its answer read in this transaction."""
+        report_id, staff_side = self.report.id, self.seen.staff_side
+        view = None
+        if not db.write_lock_is_global:
+            view = queries.view_after(self.session, report_id=report_id, staff_side=staff_side)
+        return Done(report_id, staff_side, view)
 
     def require(self, action: Action, what: str) -> None:
         if not access.may(self.actor, action, self.seen, now=self.now):
@@ -167,7 +179,7 @@ def acknowledge(db: Database, *, clock: Clock, actor: Actor, report_id: str,
             step.change(**values)
             history.record(step.session, [step.entry(
                 "acknowledged", message_id=written.id if written else None)])
-        return Done(report_id, step.seen.staff_side)
+        return step.done(db)
 
 
 def post_message(db: Database, *, clock: Clock, actor: Actor, report_id: str, body: str,
@@ -227,7 +239,7 @@ def close(db: Database, *, clock: Clock, actor: Actor, report_id: str, outcome: 
         step.change(**values)
         rows.append(step.entry("closed", outcome=outcome, message_id=written.id))
         history.record(step.session, rows)
-        return Done(report_id, step.seen.staff_side)
+        return step.done(db)
 
 
 def reopen(db: Database, *, clock: Clock, actor: Actor, report_id: str, reason: str,
@@ -245,7 +257,7 @@ def reopen(db: Database, *, clock: Clock, actor: Actor, report_id: str, reason: 
         step.change(status=Status.IN_PROGRESS.value, outcome=None,
                     reopen_count=step.report.reopen_count + 1)
         history.record(step.session, [step.entry("reopened", reason=reason)])
-        return Done(report_id, step.seen.staff_side)
+        return step.done(db)
 
 
 # Who can act on a report when it is assigned to them.
@@ -286,7 +298,7 @@ def assign(db: Database, *, clock: Clock, actor: Actor, report_id: str, user_id:
                 "active": True, "report_created_at": step.report.created_at}])
         history.record(session, [step.entry(
             "assigned", reason=reason, assignees=[{"id": target.id, "name": target.name}])])
-        return Done(report_id, step.seen.staff_side)
+        return step.done(db)
 
 
 def give_feedback(db: Database, *, clock: Clock, actor: Actor, report_id: str,

@@ -105,8 +105,8 @@ def test_ending_a_session_keeps_only_its_id_and_a_whole_hour(
     rows = denied(session)
     assert rows == {"s1": datetime(2026, 3, 2, 10, tzinfo=UTC)}
     assert set(RevokedToken.__table__.columns.keys()) == {"id", "expires_at"}
-    assert auth.session_is_ended(session, session_id="s1")
-    assert not auth.session_is_ended(session, session_id="s2")
+    assert auth.session_is_ended(session.connection(), session_id="s1")
+    assert not auth.session_is_ended(session.connection(), session_id="s2")
 
 
 def test_ending_a_session_twice_is_fine(database: Database, session, hospital: Org):
@@ -120,7 +120,7 @@ def test_a_refresh_token_is_spent_once_and_replaying_it_ends_the_session(
     database: Database, session, hospital: Org
 ):
     auth.spend_refresh_token(database, token_id="jti-1", session_id="s1", until=MOMENT)
-    assert not auth.session_is_ended(session, session_id="s1")
+    assert not auth.session_is_ended(session.connection(), session_id="s1")
     auth.spend_refresh_token(database, token_id="jti-2", session_id="s1", until=MOMENT)
 
     with pytest.raises(Unauthorized) as caught:
@@ -128,7 +128,7 @@ def test_a_refresh_token_is_spent_once_and_replaying_it_ends_the_session(
 
     assert caught.value.detail == auth.REFRESH_REUSED
     session.rollback()  # a fresh snapshot: the commands wrote in their own transactions
-    assert auth.session_is_ended(session, session_id="s1")
+    assert auth.session_is_ended(session.connection(), session_id="s1")
     hour = datetime(2026, 3, 2, 10, tzinfo=UTC)
     assert denied(session) == {"jti-1": hour, "jti-2": hour, "s1": hour}
 
@@ -166,7 +166,7 @@ def test_two_concurrent_refreshes_with_one_token_let_exactly_one_through(
     assert sorted(outcomes) == ["replayed"] * rounds + ["spent"] * rounds
     with database.session(write=False) as s:
         for n in range(rounds):
-            assert auth.session_is_ended(s, session_id=f"s-{n}")
+            assert auth.session_is_ended(s.connection(), session_id=f"s-{n}")
 
 
 def test_purge_removes_only_rows_whose_tokens_have_all_expired(
