@@ -26,7 +26,7 @@ from speakup.db import table
 from speakup.models import Report, ReportAssignee
 from speakup.services.core.actors import Actor
 from speakup.services.core.errors import NotFound
-from speakup.services.reports.views import Person, ReportRecord
+from speakup.services.reports.views import REPORTER_NAME, Person, ReportRecord
 from speakup.vocabulary import Role
 
 NOT_FOUND = "No such report."
@@ -160,7 +160,7 @@ def _visible_report(actor: Actor, lock: bool) -> Select[Any]:
     stmt = _VISIBLE_REPORT.get(key)
     if stmt is None:
         stmt = (
-            select(table(Report), assigned_to(actor).label("assignee_"),
+            select(table(Report), REPORTER_NAME, assigned_to(actor).label("assignee_"),
                    reporter_side(actor).label("reporter_"))
             .where(Report.id == bindparam("report_id"), visible_to(actor))
         )

@@ -49,7 +49,7 @@ def get_report(session: Session, *, actor: Actor, report_id: str) -> views.Repor
     return views.detail(session, seen.report, staff_side=seen.staff_side)
 
 
-_BY_ID = select(table(Report)).where(Report.id == bindparam("report_id"))
+_BY_ID = select(table(Report), views.REPORTER_NAME).where(Report.id == bindparam("report_id"))
 
 
 def view_after(session: Session, *, report_id: str, staff_side: bool) -> views.ReportView:
@@ -76,8 +76,8 @@ def list_reports(
     if access.Shape.of(actor).leader and not actor.sees_everything:
         page = _leader_page(session, actor, keys, filters, limit, cursor, clock.now())
     else:
-        stmt = select(table(Report)).where(access.visible_to(actor),
-                                           *_filter_clauses(_shape(filters, cursor)))
+        stmt = select(table(Report), views.REPORTER_NAME).where(
+            access.visible_to(actor), *_filter_clauses(_shape(filters, cursor)))
         if filters.assigned_to_me:
             stmt = stmt.where(access.assignment_of_actor())
         params = {**access.params(actor), **_filter_values(session, filters, clock.now())}
@@ -87,15 +87,13 @@ def list_reports(
         )
     reports: list[views.ReportRecord] = page.items
     assignees = views.assignees_of(session, [r.id for r in reports])
-    reporters = views.people(session, (r.reporter_id for r in reports
-                                       if r.reporter_id and not r.anonymous))
     items = []
     for r in reports:
         seen = access.Access.of(actor, r, assignee=access.is_assignee(actor, assignees[r.id]),
                                 reporter=False)  # the reporter side is all a list needs
         items.append(views.summary(
             r, staff_side=seen.staff_side, assignees=assignees[r.id],
-            reporter=reporters.get(r.reporter_id or ""),
+            reporter=views.reporter_of(r),
         ))
     return Page(items, page.next_cursor)
 
@@ -157,7 +155,8 @@ def _leader_statement(actor: Actor, shape: _Shape) -> Any:
     a = ReportAssignee
     cursor: list[Any] = [bindparam("c0"), bindparam("c1")]
     conditions = _filter_clauses(shape)
-    assigned = (select(table(Report)).select_from(a).join(Report, Report.id == a.report_id)
+    assigned = (select(table(Report), views.REPORTER_NAME)
+                .select_from(a).join(Report, Report.id == a.report_id)
                 .where(a.user_id == bindparam("actor_id"), a.active.is_(True), *conditions))
     if shape.cursor:
         assigned = assigned.where(after([a.report_created_at, a.report_id], cursor, True))
@@ -165,7 +164,8 @@ def _leader_statement(actor: Actor, shape: _Shape) -> Any:
                 .limit(bindparam("limit")))
     branches = [select(assigned.subquery())]
     if not shape.assigned_only:
-        own = select(table(Report)).where(access.reporter_side(actor), *conditions)
+        own = select(table(Report), views.REPORTER_NAME).where(access.reporter_side(actor),
+                                                               *conditions)
         if shape.cursor:
             own = own.where(after(list(ORDER), cursor, True))
         own = own.order_by(*(c.desc() for c in ORDER)).limit(bindparam("limit"))

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Row, bindparam, or_, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from speakup.db import table
@@ -212,18 +212,18 @@ _ASSIGNEES = (
            ReportAssignee.active.is_(True))
     .order_by(User.name, User.id)
 )
-_PEOPLE = select(User.id, User.name).where(User.id.in_(bindparam("user_ids", expanding=True)))
-# Everyone who acted on a report or wrote on it, and one more (its named reporter).
-_INVOLVED = select(User.id, User.name).where(or_(
-    User.id.in_(
-        select(ReportEvent.actor_id).where(ReportEvent.report_id == bindparam("report_id"))
-        .union(select(Message.author_id).where(Message.report_id == bindparam("report_id")))
-    ),
-    User.id == bindparam("also"),
-))
-_MESSAGES = (select(table(Message)).where(Message.report_id == bindparam("report_id"))
+# The named reporter's name as a column of a report's row (None for an anonymous report,
+# which has no reporter): the statements that read reports for a view select it too.
+REPORTER_NAME = (select(User.name).where(User.id == Report.reporter_id).correlate(Report)
+                 .scalar_subquery().label("reporter_name_"))
+# Messages and timeline entries with their author's and actor's names.
+_MESSAGES = (select(table(Message), User.name.label("author_name"))
+             .outerjoin(User, User.id == Message.author_id)
+             .where(Message.report_id == bindparam("report_id"))
              .order_by(Message.created_at, Message.id))
-_EVENTS = (select(table(ReportEvent)).where(ReportEvent.report_id == bindparam("report_id"))
+_EVENTS = (select(table(ReportEvent), User.name.label("actor_name"))
+           .outerjoin(User, User.id == ReportEvent.actor_id)
+           .where(ReportEvent.report_id == bindparam("report_id"))
            .order_by(ReportEvent.at, ReportEvent.id))
 
 
@@ -237,15 +237,6 @@ def assignees_of(session: Session, report_ids: Iterable[str]) -> dict[str, list[
             _ASSIGNEES, {"report_ids": ids}):
         result[report_id].append(Person(user_id, name))
     return result
-
-
-def people(session: Session, user_ids: Iterable[str]) -> dict[str, Person]:
-    """Names of these users, in one query (none for no ids)."""
-    ids = list(set(user_ids))
-    if not ids:
-        return {}
-    rows = session.connection().execute(_PEOPLE, {"user_ids": ids})
-    return {uid: Person(uid, name) for uid, name in rows}
 
 
 def summary(report: ReportRecord, *, staff_side: bool, assignees: Iterable[Person],
@@ -270,43 +261,53 @@ def submitted(row: Mapping[str, Any]) -> ReportView:
     return ReportView(**{name: row[name] for name in _FIELD_NAMES})
 
 
+def reporter_of(report: ReportRecord) -> Person | None:
+    """The named reporter of a report read with :data:`REPORTER_NAME`; None for an anonymous
+    one."""
+    if report.anonymous or report.reporter_id is None:
+        return None
+    if not isinstance(report, Row):
+        raise TypeError("a named report's view needs its row read with REPORTER_NAME")
+    return Person(report.reporter_id, report.reporter_name_)
+
+
 def detail(session: Session, report: ReportRecord, *, staff_side: bool) -> ReportView:
-    """The full view of one report for one side."""
-    reporter_id = None
-    if staff_side and not report.anonymous and report.reporter_id is not None:
-        reporter_id = report.reporter_id
+    """The full view of one report for one side (``report`` read with
+    :data:`REPORTER_NAME`)."""
     assignees = assignees_of(session, [report.id])[report.id] if staff_side else []
     connection = session.connection()
-    names = {uid: Person(uid, name) for uid, name in connection.execute(
-        _INVOLVED, {"report_id": report.id, "also": reporter_id})}
     messages = connection.execute(_MESSAGES, {"report_id": report.id})
     timeline = None
     if staff_side:
         events = connection.execute(_EVENTS, {"report_id": report.id})
-        timeline = tuple(_entry(e, names) for e in events)
+        timeline = tuple(_entry(e) for e in events)
     return ReportView(
         **_fields(report),
-        **_staff_extras(report, staff_side, assignees, names.get(reporter_id or "")),
-        messages=tuple(_message(m, names) for m in messages if staff_side or not m.internal),
+        **_staff_extras(report, staff_side, assignees,
+                        reporter_of(report) if staff_side else None),
+        messages=tuple(_message(m) for m in messages if staff_side or not m.internal),
         timeline=timeline,
     )
 
 
-def _entry(event: Row[Any], people: Mapping[str, Person]) -> TimelineEntry:
+def _entry(event: Row[Any]) -> TimelineEntry:
     details = event.details or {}
     assignees = details.get("assignees")
     return TimelineEntry(
-        type=event.type, at=event.at, actor=people.get(event.actor_id or ""),
+        type=event.type, at=event.at,
+        actor=None if event.actor_id is None else Person(event.actor_id, event.actor_name),
         assignees=None if assignees is None else tuple(
             Person(a["id"], a["name"]) for a in assignees),
         **{name: details[name] for name in TIMELINE_DETAILS if name in details},
     )
 
 
-def _message(message: Row[Any], people: Mapping[str, Person]) -> MessageView:
-    # The reporter's own messages carry no author on either side: for an anonymous report
-    # there is none, and for a named one the staff view shows the reporter already.
-    author = people.get(message.author_id or "") if message.sender == "staff" else None
+def _message(message: Row[Any]) -> MessageView:
+    # The reporter's own messages carry no author on either side: for an anonymous report there
+    # is none, and for a named one the staff view shows the reporter already.
+    author = None
+    if message.sender == "staff" and message.author_id is not None:
+        author = Person(message.author_id, message.author_name)
     return MessageView(id=message.id, body=message.body, sender=message.sender,
                        internal=message.internal, created_at=message.created_at,
                        author=author)
