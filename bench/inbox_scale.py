@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 
+from bench.run import analyze
 from speakup import create_app
 from speakup.demo import DEMO_PASSWORD
 from speakup.settings import Settings
@@ -83,12 +84,7 @@ def fill(url: str, reports: int, home: Path) -> None:
     started = time.monotonic()
     subprocess.run([SPEAKUP, "demo", "--reports", str(reports)], env=env, check=True)
     print(f"demo: {reports:,} reports in {time.monotonic() - started:.0f} s", flush=True)
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("ANALYZE"))
-    finally:
-        engine.dispose()
+    analyze(url)
 
 
 def measure(call: Callable[[], Any]) -> tuple[float, float]:

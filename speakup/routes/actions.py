@@ -7,7 +7,16 @@ from typing import Any
 
 from flask import Response, g
 
-from speakup.routes.common import JSON_BODY, Blueprint, problems, reads, requires, runtime, send
+from speakup.routes.common import (
+    JSON_BODY,
+    Blueprint,
+    command,
+    problems,
+    reads,
+    requires,
+    runtime,
+    send,
+)
 from speakup.schemas.actions import (
     ActionCreateSchema,
     ActionLinkSchema,
@@ -23,11 +32,6 @@ blp = Blueprint("actions", __name__, url_prefix="/api/v1", description="Improvem
 WORKERS = (Role.LEADER, Role.SAFETY_OFFICER)
 
 
-def _step() -> dict[str, Any]:
-    rt = runtime()
-    return {"db": rt.database, "clock": rt.clock, "actor": g.actor, "reads": reads()}
-
-
 @blp.route("/actions", methods=["POST"])
 @requires(blp, *WORKERS)
 @blp.arguments(ActionCreateSchema())
@@ -36,7 +40,7 @@ def _step() -> dict[str, Any]:
 def create_action(body: dict[str, Any]) -> Response:
     """Start an improvement action, linked to the reports it answers: each of their
     reporters hears about it."""
-    return send(improvements.wire(improvements.create(**body, **_step())), 201)
+    return send(improvements.wire(improvements.create(**body, **command())), 201)
 
 
 @blp.route("/actions", methods=["GET"])
@@ -74,7 +78,7 @@ def update_action(body: dict[str, Any], action_id: str) -> Response:
     linked report, anonymous ones included.  For the action's creator and safety
     officers."""
     return send(improvements.wire(improvements.post_update(
-        action_id=action_id, body=body["update"], status=body["status"], **_step())))
+        action_id=action_id, body=body["update"], status=body["status"], **command())))
 
 
 @blp.route("/actions/<action_id>/reports", methods=["POST"])
@@ -86,4 +90,4 @@ def link_reports(body: dict[str, Any], action_id: str) -> Response:
     """Link more reports to the action; each of their reporters hears about it."""
     return send(improvements.wire(improvements.link(action_id=action_id,
                                                     report_ids=body["report_ids"],
-                                                    **_step())))
+                                                    **command())))

@@ -68,6 +68,14 @@ def lookup() -> Iterator[Connection]:
         yield c
 
 
+def command() -> dict[str, Any]:
+    """What a command is called with: the database, the clock, who is asking (``g.actor``,
+    set by :func:`requires`), and the request's read session, which the command ends before
+    it writes."""
+    rt = runtime()
+    return {"db": rt.database, "clock": rt.clock, "actor": g.actor, "reads": reads()}
+
+
 def runtime() -> Runtime:
     """What the app was built with: settings, database, clock, keys, passwords."""
     value: Runtime = current_app.extensions[RUNTIME_KEY]

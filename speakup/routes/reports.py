@@ -15,6 +15,7 @@ from speakup.routes.common import (
     JSON_BODY,
     Blueprint,
     actor_from_token,
+    command,
     current_user,
     problems,
     reads,
@@ -125,13 +126,6 @@ def _report(done: workflow.Done) -> Response:
     return send(views.wire(view))
 
 
-def _step() -> dict[str, Any]:
-    """What every workflow step is given: the database, the clock, who is asking, and the
-    request's read session (ended before the step writes)."""
-    rt = runtime()
-    return {"db": rt.database, "clock": rt.clock, "actor": g.actor, "reads": reads()}
-
-
 @blp.route("/reports/<report_id>/acknowledge", methods=["POST"])
 @requires(blp)
 @blp.arguments(AcknowledgeSchema())
@@ -141,7 +135,7 @@ def acknowledge(body: dict[str, Any], report_id: str) -> Response:
     """Acknowledge a report (assignees, safety officers), optionally with a reporter-visible
     message.  Idempotent: a repeat returns the first acknowledgement unchanged."""
     return _report(workflow.acknowledge(report_id=report_id, message=body["message"],
-                                        **_step()))
+                                        **command()))
 
 
 @blp.route("/reports/<report_id>/messages", methods=["POST"])
@@ -154,7 +148,7 @@ def post_message(body: dict[str, Any], report_id: str) -> Response:
     are never shown to the reporter) or as its reporter.  The first reporter-visible staff
     message is the report's first response.  Not on a closed report: reopen it first."""
     written = workflow.post_message(report_id=report_id, body=body["body"],
-                                    internal=body["internal"], **_step())
+                                    internal=body["internal"], **command())
     return send(views.message_wire(written), 201)
 
 
@@ -167,7 +161,7 @@ def close(body: dict[str, Any], report_id: str) -> Response:
     """Close the loop with an outcome and a reporter-visible response.  Closing an
     unacknowledged report acknowledges it at the same moment."""
     return _report(workflow.close(report_id=report_id, outcome=body["outcome"],
-                                  response=body["response"], **_step()))
+                                  response=body["response"], **command()))
 
 
 @blp.route("/reports/<report_id>/reopen", methods=["POST"])
@@ -178,7 +172,7 @@ def close(body: dict[str, Any], report_id: str) -> Response:
 def reopen(body: dict[str, Any], report_id: str) -> Response:
     """Reopen a closed report: its reporter within 30 days of the latest closing, a safety
     officer at any time."""
-    return _report(workflow.reopen(report_id=report_id, reason=body["reason"], **_step()))
+    return _report(workflow.reopen(report_id=report_id, reason=body["reason"], **command()))
 
 
 @blp.route("/reports/<report_id>/assign", methods=["POST"])
@@ -189,7 +183,7 @@ def reopen(body: dict[str, Any], report_id: str) -> Response:
 def assign(body: dict[str, Any], report_id: str) -> Response:
     """Hand the report to someone who can act on it, with a reason."""
     return _report(workflow.assign(report_id=report_id, user_id=body["user_id"],
-                                   reason=body["reason"], **_step()))
+                                   reason=body["reason"], **command()))
 
 
 @blp.route("/reports/<report_id>/feedback", methods=["POST"])
@@ -199,5 +193,5 @@ def assign(body: dict[str, Any], report_id: str) -> Response:
 @problems(blp, 404, 409, *JSON_BODY)
 def feedback(body: dict[str, Any], report_id: str) -> Response:
     """The reporter's verdict once the report is closed; once per report (a second is 409)."""
-    given = workflow.give_feedback(report_id=report_id, **body, **_step())
+    given = workflow.give_feedback(report_id=report_id, **body, **command())
     return send(workflow.feedback_wire(given), 201)
