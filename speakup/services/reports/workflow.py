@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -94,6 +94,11 @@ def feedback_wire(view: FeedbackView) -> dict[str, Any]:
             "comment": view.comment, "created_at": iso(view.created_at)}
 
 
+# Built once: building a statement costs more than running it (a fifth of a step's time).
+_CHANGE = update(table(Report)).where(table(Report).c.id == bindparam("b_report_id"))
+_INSERT_MESSAGE = insert(table(Message))
+
+
 @dataclass
 class _Step:
     """What a step's write block works with."""
@@ -128,8 +133,8 @@ class _Step:
             raise Forbidden(f"You may not {what} this report.")
 
     def change(self, **values: Any) -> None:
-        self.session.connection().execute(
-            update(table(Report)).where(table(Report).c.id == self.report.id).values(**values))
+        """Set these columns of the report (the statement's SET clause is the values' keys)."""
+        self.session.connection().execute(_CHANGE, {"b_report_id": self.report.id, **values})
 
     def entry(self, type: str, **details: Any) -> dict[str, Any]:
         """A timeline row by this actor (None for an anonymous reporter and the system)."""
@@ -143,7 +148,7 @@ class _Step:
                # The reporter's own messages carry no author: for an anonymous report there is
                # none, and for a named one the staff view shows the reporter already.
                "author_id": self.actor.user_id if sender == STAFF else None}
-        self.session.connection().execute(insert(table(Message)), [row])
+        self.session.connection().execute(_INSERT_MESSAGE, [row])
         author = (Person(self.actor.user_id, self.actor.name or "")
                   if sender == STAFF and self.actor.user_id else None)
         return MessageView(id=row["id"], body=body, sender=sender, internal=internal,
