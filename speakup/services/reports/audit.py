@@ -16,7 +16,7 @@ from speakup.models import AuditEntry, User
 from speakup.services.core.keys import Keys
 from speakup.services.core.pages import Page, paginate
 from speakup.services.reports.history import EVENT_TYPES, READ
-from speakup.services.reports.views import Person, iso
+from speakup.services.reports.views import Person, iso, person_wire
 
 ACTIONS = (READ, *EVENT_TYPES)
 
@@ -42,7 +42,7 @@ class AuditView:
 
 def wire(v: AuditView) -> dict[str, Any]:
     return {"id": v.id, "at": iso(v.at),
-            "actor": None if v.actor is None else {"id": v.actor.id, "name": v.actor.name},
+            "actor": person_wire(v.actor),
             "action": v.action, "report_id": v.report_id, "action_id": v.action_id}
 
 

@@ -35,7 +35,7 @@ from speakup.services.core.pages import Page, paginate
 from speakup.services.org import subtree_ids
 from speakup.services.org.units import existing_unit
 from speakup.services.reports import access, history
-from speakup.services.reports.views import Person, iso
+from speakup.services.reports.views import Person, iso, person_wire
 from speakup.vocabulary import Role, Status
 
 MAX_LINKED = 500  # reports linked in one call
@@ -70,14 +70,11 @@ class ActionView:
 
 
 def wire(v: ActionView) -> dict[str, Any]:
-    def person(p: Person | None) -> dict[str, str] | None:
-        return None if p is None else {"id": p.id, "name": p.name}
-
     return {"id": v.id, "title": v.title, "description": v.description, "unit_id": v.unit_id,
             "status": v.status, "created_at": iso(v.created_at),
-            "created_by": person(v.created_by), "report_ids": list(v.report_ids),
+            "created_by": person_wire(v.created_by), "report_ids": list(v.report_ids),
             "updates": [{"body": u.body, "status": u.status, "at": iso(u.at),
-                         "author": person(u.author)} for u in v.updates]}
+                         "author": person_wire(u.author)} for u in v.updates]}
 
 
 @dataclass(frozen=True)

@@ -124,7 +124,7 @@ def _iso_or_none(moment: datetime | None) -> str | None:
     return None if moment is None else iso(moment)
 
 
-def _person_wire(p: Person | None) -> dict[str, str] | None:
+def person_wire(p: Person | None) -> dict[str, str] | None:
     return None if p is None else {"id": p.id, "name": p.name}
 
 
@@ -152,24 +152,24 @@ def summary_wire(v: ReportSummary) -> dict[str, Any]:
         "reopen_count": v.reopen_count,
     }
     if v.routing is not None:
-        data["routing"] = {"assignees": [_person_wire(p) for p in v.routing.assignees],
+        data["routing"] = {"assignees": [person_wire(p) for p in v.routing.assignees],
                            "reason": v.routing.reason}
     if v.reporter is not None:
-        data["reporter"] = _person_wire(v.reporter)
+        data["reporter"] = person_wire(v.reporter)
     return data
 
 
 def message_wire(m: MessageView) -> dict[str, Any]:
     return {"id": m.id, "body": m.body, "from": m.sender, "internal": m.internal,
-            "created_at": iso(m.created_at), "author": _person_wire(m.author)}
+            "created_at": iso(m.created_at), "author": person_wire(m.author)}
 
 
 def timeline_wire(e: TimelineEntry) -> dict[str, Any]:
-    data: dict[str, Any] = {"type": e.type, "at": iso(e.at), "actor": _person_wire(e.actor)}
+    data: dict[str, Any] = {"type": e.type, "at": iso(e.at), "actor": person_wire(e.actor)}
     if e.reason is not None:
         data["reason"] = e.reason
     if e.assignees is not None:
-        data["assignees"] = [_person_wire(p) for p in e.assignees]
+        data["assignees"] = [person_wire(p) for p in e.assignees]
     for name in TIMELINE_DETAILS[1:]:
         value = getattr(e, name)
         if value is not None:
