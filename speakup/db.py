@@ -241,13 +241,20 @@ class Database:
         return self.is_sqlite
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
+    def write(self, *, ending: Session | None = None) -> Iterator[Session]:
         """The one write transaction of a command.
 
         It begins at once (``BEGIN IMMEDIATE`` on SQLite: the write lock is taken here, so do
         slow work before), commits when the block ends and rolls back on any exception.
         Nothing inside commits on its own: helpers only add to the caller's change.
+
+        ``ending`` is the caller's read session (a request's), whose transaction ends first:
+        on SQLite an open reader pins the WAL, so every commit would retry a checkpoint it
+        cannot finish; on PostgreSQL the request then holds one pooled connection at a time;
+        and what is read after the block sees what it committed.
         """
+        if ending is not None:
+            ending.rollback()
         session = self.write_sessions()
         session.info[_IN_BLOCK] = True
         token = _writing.set(True)

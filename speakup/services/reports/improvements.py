@@ -94,9 +94,7 @@ def create(db: Database, *, clock: Clock, actor: Actor, title: str, description:
            ) -> ActionView:
     """A new action (status ``planned``) with the reports it answers."""
     _works_on_actions(actor)
-    if reads is not None:
-        reads.rollback()
-    with db.write() as session:
+    with db.write(ending=reads) as session:
         existing_unit(session, unit_id, "unit_id")
         now = clock.now()
         action_id = new_id()
@@ -112,9 +110,7 @@ def link(db: Database, *, clock: Clock, actor: Actor, action_id: str,
          report_ids: Sequence[str], reads: Session | None = None) -> ActionView:
     """Link more reports to an action (those linked already are left as they are)."""
     _works_on_actions(actor)
-    if reads is not None:
-        reads.rollback()
-    with db.write() as session:
+    with db.write(ending=reads) as session:
         action = _changeable(session, actor, action_id)
         _link(session, actor, action_id, action.title, ActionStatus(action.status),
               report_ids, clock.now())
@@ -128,9 +124,7 @@ def post_update(db: Database, *, clock: Clock, actor: Actor, action_id: str, bod
     _works_on_actions(actor)
     if status is not None and status not in set(ActionStatus):
         raise Invalid.field("status", f"Must be one of: {', '.join(ActionStatus)}.")
-    if reads is not None:
-        reads.rollback()
-    with db.write() as session:
+    with db.write(ending=reads) as session:
         action = _changeable(session, actor, action_id)
         now = clock.now()
         new_status = ActionStatus(status or action.status)

@@ -125,11 +125,7 @@ def submit(
         if not db.write_lock_is_global:
             # PostgreSQL: the transaction locks nothing until the reference is numbered, so
             # the reads run inside it, without a transaction (and round trips) of their own.
-            # A caller's read transaction (the token check) ends first and gives its
-            # connection back: the request holds one connection at a time.
-            if reads is not None:
-                reads.rollback()
-            with db.write() as session:
+            with db.write(ending=reads) as session:
                 decision = _checked_and_routed(session, data, reporter)
                 return _create(session, clock, keys, data, reporter, anonymous, keyed,
                                decision)
@@ -137,11 +133,7 @@ def submit(
         # which is then held for the reference and the inserts alone.
         with _reading(db, reads) as session:
             decision = _checked_and_routed(session, data, reporter)
-        if reads is not None:
-            # End the read transaction before writing: an open reader pins the WAL, and
-            # every commit then retries a checkpoint it cannot finish.
-            reads.rollback()
-        with db.write() as session:
+        with db.write(ending=reads) as session:
             return _create(session, clock, keys, data, reporter, anonymous, keyed, decision)
     except IntegrityError:
         # A concurrent request with the same Idempotency-Key won the race: read it in a new

@@ -15,8 +15,9 @@ acknowledgement, on its own, or the closing response) sets ``first_response_at``
 closing sets ``closed_at`` and every closing ``last_closed_at``; reopening keeps both and
 counts the reopen.
 
-A step's caller may pass its request's read session (``reads``): it is ended before the write
-block, so that the view read afterwards sees the change.
+A step's caller may pass its request's read session (``reads``): the write block ends its
+transaction first (:meth:`speakup.db.Database.write`), so that the view read afterwards sees
+the change.
 """
 
 from __future__ import annotations
@@ -160,9 +161,7 @@ def _step(db: Database, clock: Clock, actor: Actor, report_id: str, reads: Sessi
           ) -> Iterator[_Step]:
     """A step's write block around the report the actor can see (see the module's
     docstring for ``reads``)."""
-    if reads is not None:
-        reads.rollback()
-    with db.write() as session:
+    with db.write(ending=reads) as session:
         seen = access.visible_report(session, actor=actor, report_id=report_id, lock=True)
         yield _Step(session, actor, seen, clock.now())
 
