@@ -122,7 +122,7 @@ def get_report(report_id: str) -> Response:
 
 def _report(done: workflow.Done) -> Response:
     view = done.view or queries.view_after(reads(), report_id=done.report_id,
-                                           staff_side=done.staff_side)
+                                           staff_side=done.staff_side, row=done.row)
     return send(views.wire(view))
 
 

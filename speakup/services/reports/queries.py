@@ -52,10 +52,13 @@ def get_report(session: Session, *, actor: Actor, report_id: str) -> views.Repor
 _BY_ID = select(table(Report), views.REPORTER_NAME).where(Report.id == bindparam("report_id"))
 
 
-def view_after(session: Session, *, report_id: str, staff_side: bool) -> views.ReportView:
+def view_after(session: Session, *, report_id: str, staff_side: bool, row: Any = None
+               ) -> views.ReportView:
     """The report after a workflow step, from the side its actor took the step on (a
-    reassignment may have taken it away from them since)."""
-    row = session.connection().execute(_BY_ID, {"report_id": report_id}).one()
+    reassignment may have taken it away from them since); ``row`` is the report's row as the
+    step's change returned it (read with :data:`views.REPORTER_NAME`), else it is read."""
+    if row is None:
+        row = session.connection().execute(_BY_ID, {"report_id": report_id}).one()
     return views.detail(session, row, staff_side=staff_side)
 
 

@@ -40,7 +40,7 @@ from speakup.services.core.errors import Conflict, Forbidden, Invalid
 from speakup.services.core.ids import new_id
 from speakup.services.reports import access, history, queries
 from speakup.services.reports.access import Action
-from speakup.services.reports.views import MessageView, Person, ReportView, iso
+from speakup.services.reports.views import REPORTER_NAME, MessageView, Person, ReportView, iso
 from speakup.vocabulary import Outcome, Role, Status
 
 STAFF, REPORTER = "staff", "reporter"
@@ -80,6 +80,8 @@ class Done:
     report_id: str
     staff_side: bool
     view: ReportView | None = None
+    # The report's row as the step's change left it (None when the step did not change it).
+    row: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +98,9 @@ def feedback_wire(view: FeedbackView) -> dict[str, Any]:
 
 
 # Built once: building a statement costs more than running it (a fifth of a step's time).
-_CHANGE = update(table(Report)).where(table(Report).c.id == bindparam("b_report_id"))
+# The change gives back the report's row as its view reads it: one statement fewer.
+_CHANGE = (update(table(Report)).where(table(Report).c.id == bindparam("b_report_id"))
+           .returning(*table(Report).c, REPORTER_NAME))
 _INSERT_MESSAGE = insert(table(Message))
 
 
@@ -108,6 +112,7 @@ class _Step:
     actor: Actor
     seen: access.Access
     now: datetime
+    changed: Any = None
 
     @property
     def report(self) -> Any:
@@ -126,8 +131,9 @@ class _Step:
         report_id, staff_side = self.report.id, self.seen.staff_side
         view = None
         if not db.write_lock_is_global:
-            view = queries.view_after(self.session, report_id=report_id, staff_side=staff_side)
-        return Done(report_id, staff_side, view)
+            view = queries.view_after(self.session, report_id=report_id, staff_side=staff_side,
+                                      row=self.changed)
+        return Done(report_id, staff_side, view, self.changed)
 
     def require(self, action: Action, what: str) -> None:
         if not access.may(self.actor, action, self.seen, now=self.now):
@@ -135,7 +141,8 @@ class _Step:
 
     def change(self, **values: Any) -> None:
         """Set these columns of the report (the statement's SET clause is the values' keys)."""
-        self.session.connection().execute(_CHANGE, {"b_report_id": self.report.id, **values})
+        self.changed = self.session.connection().execute(
+            _CHANGE, {"b_report_id": self.report.id, **values}).one()
 
     def entry(self, type: str, **details: Any) -> dict[str, Any]:
         """A timeline row by this actor (None for an anonymous reporter and the system)."""
