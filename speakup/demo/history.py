@@ -144,7 +144,8 @@ class History:
         built = intake.submission_rows(
             report_id=new_id(), reference=reference, data=data, at=created,
             reporter_id=reporter_id, receipt_hash=receipt_hash, assignees=route.assignees,
-            reason=route.reason, time=self.wire.time, json=self.wire.json,
+            reason=route.reason, escalation_unit_id=route.unit_id, time=self.wire.time,
+            json=self.wire.json,
         )
         rows.reports.append(built.report)
         rows.assignees += built.assignees

@@ -32,6 +32,7 @@ class Route:
 
     assignees: tuple[tuple[str, str], ...]  # (id, name)
     reason: str
+    unit_id: str | None = None  # whose leaders received it (None: the safety officers)
 
     @property
     def assignee_ids(self) -> tuple[str, ...]:
@@ -121,7 +122,8 @@ def _texts_for(spec: UnitSpec, name: str, rng: random.Random) -> dict[str, tuple
 def _route(session: Session, wire: Wire, unit: Unit, involves_leader: bool) -> Route:
     decision = routing.route(session, unit=unit, involves_leader=involves_leader,
                              reporter_id=None)
-    return Route(tuple((u.id, u.name) for u in decision.assignees), decision.reason)
+    return Route(tuple((u.id, u.name) for u in decision.assignees), decision.reason,
+                 decision.unit_id)
 
 
 def _category_map(session: Session) -> dict[str, str]:

@@ -1,6 +1,8 @@
 """Typed tables.  No business logic and no Flask here: services own the behaviour."""
 
 from speakup.models.auth import RevokedToken
+from speakup.models.config import ConfigVersion, RoutingRule, SlaTarget
+from speakup.models.notify import Delivery, DeliveryAttempt, OutboxEvent, Webhook
 from speakup.models.org import (
     ROLES,
     Category,
@@ -29,17 +31,24 @@ __all__ = [
     "ActionUpdate",
     "AuditEntry",
     "Category",
+    "ConfigVersion",
+    "Delivery",
+    "DeliveryAttempt",
     "Feedback",
     "IdempotencyRecord",
     "ImprovementAction",
     "Message",
+    "OutboxEvent",
     "ReferenceCounter",
     "Report",
     "ReportAssignee",
     "ReportEvent",
     "RevokedToken",
+    "RoutingRule",
+    "SlaTarget",
     "Unit",
     "UnitLeader",
     "User",
     "UserRole",
+    "Webhook",
 ]

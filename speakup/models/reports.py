@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from speakup.db import Base
@@ -24,6 +24,13 @@ class Report(Base):
     __table_args__ = (
         Index("ix_reports_created_at_id", "created_at", "id"),
         Index("ix_reports_unit_id_created_at", "unit_id", "created_at"),
+        # The escalation pass: open reports past a due time, below the top.
+        Index("ix_reports_escalate_ack", "ack_due_at",
+              postgresql_where=text("acknowledged_at IS NULL AND escalation_unit_id IS NOT NULL"),
+              sqlite_where=text("acknowledged_at IS NULL AND escalation_unit_id IS NOT NULL")),
+        Index("ix_reports_escalate_close", "close_due_at",
+              postgresql_where=text("status <> 'closed' AND escalation_unit_id IS NOT NULL"),
+              sqlite_where=text("status <> 'closed' AND escalation_unit_id IS NOT NULL")),
     )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
@@ -50,6 +57,14 @@ class Report(Base):
     reporter_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
     receipt_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     routing_reason: Mapped[str] = mapped_column(Text, default="")
+    # The SLA the report was created under (a policy change affects new reports only); an
+    # escalation moves the missed due time one of these periods later.
+    sla_ack_hours: Mapped[int] = mapped_column(Integer, default=48)
+    sla_close_hours: Mapped[int] = mapped_column(Integer, default=720)
+    # How many times it was escalated, and the unit whose leaders hold it now (NULL once the
+    # safety officers do: nothing above them to escalate to).
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    escalation_unit_id: Mapped[str | None] = mapped_column(ForeignKey("units.id"))
 
 
 class ReportAssignee(Base):
