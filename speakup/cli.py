@@ -1,4 +1,5 @@
-"""The ``speakup`` command: serve, db upgrade, create-user, purge, demo, openapi."""
+"""The ``speakup`` command: serve, db upgrade, create-user, purge, escalate, worker, demo,
+openapi."""
 
 from __future__ import annotations
 
@@ -122,6 +123,68 @@ def purge() -> None:
         runtime.close()
     for name, count in counts.items():
         click.echo(f"{name}: {count} deleted")
+
+
+# --- escalation and the worker ---------------------------------------------------------
+
+
+@main.command()
+def escalate() -> None:
+    """One escalation pass, then exit (for cron)."""
+    from speakup.services.reports import escalation
+
+    runtime = _runtime()
+    try:
+        done = escalation.run_pass(runtime.database, clock=runtime.clock)
+    finally:
+        runtime.close()
+    click.echo(f"escalated {len(done)} report(s)")
+
+
+@main.command()
+@click.option("--poll", type=click.FloatRange(0.01, 3600), default=2.0, show_default=True,
+              help="Seconds to wait when there is nothing to deliver.")
+@click.option("--escalate-every", type=click.FloatRange(1, 86400), default=60.0,
+              show_default=True, help="Seconds between escalation passes.")
+@click.option("--batch", type=click.IntRange(1, 1000), default=20, show_default=True,
+              help="Deliveries claimed at a time.")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="Deliveries of a batch in flight at once.")
+@click.option("--timeout", type=click.FloatRange(0.1, 120), default=5.0, show_default=True,
+              help="Seconds for one webhook POST or SMTP conversation.")
+@click.option("--backoff", type=click.FloatRange(0.001, 86400), default=30.0,
+              show_default=True, help="Seconds before a failed delivery's second attempt; "
+                                      "doubled (with jitter) for each attempt after.")
+@click.option("--lease", type=click.FloatRange(0.5, 86400), default=None,
+              help="Seconds a claimed batch stays this worker's before another may take it "
+                   "(default: twice the batch's longest delivery time, plus 30).")
+def worker(poll: float, escalate_every: float, batch: int, concurrency: int, timeout: float,
+           backoff: float, lease: float | None) -> None:
+    """Deliver notifications and run escalation passes until stopped (SIGTERM finishes the
+    batch in hand)."""
+    import logging
+    import signal
+
+    from speakup.services.notify.delivery import Options
+    from speakup.worker import Worker, options_from
+
+    logging.basicConfig(level=_settings().log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    runtime = _runtime()
+    options = options_from(runtime, Options(batch=batch, concurrency=concurrency,
+                                            timeout=timeout, backoff=backoff,
+                                            lease_seconds=lease))
+    running = Worker(runtime, options, escalate_every=escalate_every, poll=poll)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: running.stop.set())
+    click.echo(f"speakup worker {os.getpid()}: delivering "
+               f"(e-mail {'on' if options.smtp else 'off'})", err=True)
+    try:
+        total = running.run()
+    finally:
+        runtime.close()
+    click.echo(f"speakup worker {os.getpid()}: stopped; delivered {total.delivered}, "
+               f"failed {total.failed}, escalated {total.escalated}", err=True)
 
 
 # --- demo ------------------------------------------------------------------------------

@@ -63,6 +63,11 @@ class Settings:
     proxy_count: int = 0
     # Seconds a client may take to send a request's body once its head has arrived.
     body_timeout_seconds: int = 20
+    # Notifications (README, "Notifications"): e-mail goes out only when an SMTP server is
+    # named; links in it point at the public URL.
+    smtp_url: str = field(default="", repr=False)
+    mail_from: str = "speakup@localhost"
+    public_url: str = "http://127.0.0.1:8000"
 
     def __post_init__(self) -> None:
         if len(self.secret_key.encode()) < MIN_SECRET_BYTES:
@@ -73,6 +78,15 @@ class Settings:
             _check_limit(name, getattr(self, name))
         if not self.ratelimit_storage_url.startswith(("memory://", "redis://", "rediss://")):
             raise ConfigError("SPEAKUP_RATELIMIT_STORAGE_URL must be memory:// or a redis:// URL")
+        if self.smtp_url:
+            from speakup.services.notify.mail import BadSmtpUrl, Smtp
+
+            try:
+                Smtp.from_url(self.smtp_url)
+            except BadSmtpUrl as error:
+                raise ConfigError(str(error)) from None
+        if not self.public_url.startswith(("http://", "https://")):
+            raise ConfigError("SPEAKUP_PUBLIC_URL must be an http:// or https:// URL")
 
     @property
     def is_production(self) -> bool:
@@ -125,6 +139,9 @@ class Settings:
             or "memory://",
             proxy_count=_int(env, "SPEAKUP_PROXY_COUNT", 0, 0, 5),
             body_timeout_seconds=_int(env, "SPEAKUP_BODY_TIMEOUT_SECONDS", 20, 1, 300),
+            smtp_url=env.get("SPEAKUP_SMTP_URL", "").strip(),
+            mail_from=env.get("SPEAKUP_MAIL_FROM", "").strip() or "speakup@localhost",
+            public_url=env.get("SPEAKUP_PUBLIC_URL", "").strip() or "http://127.0.0.1:8000",
             **limits,
         )
 

@@ -2,11 +2,21 @@
 
 from flask_smorest import Api
 
-from speakup.routes import actions, audit, auth, followup, ops, org, reports
+from speakup.routes import (
+    actions,
+    audit,
+    auth,
+    config,
+    followup,
+    ops,
+    org,
+    reports,
+    webhooks,
+)
 
 
 def register(api: Api) -> None:
-    for module in (auth, org, reports, followup, actions, audit):
+    for module in (auth, org, config, reports, followup, actions, audit, webhooks):
         api.register_blueprint(module.blp)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -33,7 +33,6 @@ from speakup.models import (
     IdempotencyRecord,
     Report,
     ReportAssignee,
-    Unit,
 )
 from speakup.services import routing
 from speakup.services.auth import receipts
@@ -42,6 +41,7 @@ from speakup.services.core.errors import Invalid
 from speakup.services.core.ids import new_id
 from speakup.services.core.keys import Keys, keyed_hash
 from speakup.services.reports import history, references, sla, views
+from speakup.services.reports.sla import Target
 from speakup.vocabulary import Kind, Status, values
 
 KINDS = values(Kind)
@@ -126,15 +126,15 @@ def submit(
             # PostgreSQL: the transaction locks nothing until the reference is numbered, so
             # the reads run inside it, without a transaction (and round trips) of their own.
             with db.write(ending=reads) as session:
-                decision = _checked_and_routed(session, data, reporter)
+                routed = _checked_and_routed(session, data, reporter)
                 return _create(session, clock, keys, data, reporter, anonymous, keyed,
-                               decision)
+                               routed)
         # SQLite: validation and routing only read, so they run before the write lock,
         # which is then held for the reference and the inserts alone.
         with _reading(db, reads) as session:
-            decision = _checked_and_routed(session, data, reporter)
+            routed = _checked_and_routed(session, data, reporter)
         with db.write(ending=reads) as session:
-            return _create(session, clock, keys, data, reporter, anonymous, keyed, decision)
+            return _create(session, clock, keys, data, reporter, anonymous, keyed, routed)
     except IntegrityError:
         # A concurrent request with the same Idempotency-Key won the race: read it in a new
         # transaction (an older one may not see it yet).
@@ -158,12 +158,15 @@ def purge_expired(session: Session, *, now: datetime) -> int:
     return result.rowcount
 
 
-# Built once: building a statement costs more than running it.
-_UNIT_AND_CATEGORY = select(
-    table(Unit),
+# Built once: building a statement costs more than running it.  The report's unit with
+# everything a submission checks and routes by, in one statement: whether its category is
+# active, the configuration's version (see speakup.services.routing.config), and the unit's
+# active leaders (a row per leader), where most reports stop.
+_UNIT_AND_CATEGORY = routing.level_statement(
     select(Category.active).where(Category.id == bindparam("category_id"))
     .scalar_subquery().label("category_active_"),
-).where(Unit.id == bindparam("unit_id"))
+    routing.VERSION,
+)
 _INSERT_REPORT = insert(table(Report))
 _INSERT_ASSIGNEES = insert(table(ReportAssignee))
 
@@ -172,19 +175,34 @@ def _reading(db: Database, reads: Session | None) -> AbstractContextManager[Sess
     return nullcontext(reads) if reads is not None else db.read()
 
 
+@dataclass(frozen=True)
+class _Routed:
+    """Who a submission goes to, and the SLA policy in force when it was routed."""
+
+    decision: routing.Decision
+    policy: Mapping[str, Target]
+
+
 def _checked_and_routed(session: Session, data: NewReport, reporter: Reporter | None
-                        ) -> routing.Decision:
-    """Refuse what the reporter must fix, then decide who the report goes to (reads only)."""
-    unit = session.connection().execute(
-        _UNIT_AND_CATEGORY, {"unit_id": data.unit_id, "category_id": data.category}).first()
+                        ) -> _Routed:
+    """Refuse what the reporter must fix, then decide who the report goes to by the rules in
+    force (reads only: one statement, and two more when the configuration changed)."""
+    rows = session.connection().execute(
+        _UNIT_AND_CATEGORY, {"unit_id": data.unit_id, "category_id": data.category}).all()
+    unit = rows[0] if rows else None
     if unit is None or not unit.active:
         raise Invalid.field("unit_id", "No such active unit.")
     if not unit.category_active_:
         raise Invalid.field("category", "Not one of the active categories.")
     if data.kind not in KINDS:
         raise Invalid.field("kind", f"Must be one of: {', '.join(KINDS)}.")
-    return routing.route(session, unit=unit, involves_leader=data.involves_leader,
-                         reporter_id=reporter.id if reporter else None)
+    config = routing.in_force(session, unit.config_version_)
+    facts = routing.Facts(
+        unit_id=unit.id, kind=data.kind, category=data.category,
+        immediate_risk=data.immediate_risk, involves_leader=data.involves_leader,
+        reporter_id=reporter.id if reporter else None)
+    decision = routing.decide(facts, config.rules, routing.DatabaseTree.seeded(session, rows))
+    return _Routed(decision, config.policy)
 
 
 @dataclass(frozen=True)
@@ -200,6 +218,13 @@ def _same(value: Any) -> Any:
     return value
 
 
+class _OwnUnit:
+    """The default of ``escalation_unit_id``: the report's own unit."""
+
+
+_OWN_UNIT = _OwnUnit()
+
+
 def submission_rows(
     *,
     report_id: str,
@@ -210,19 +235,28 @@ def submission_rows(
     receipt_hash: str | None,
     assignees: Sequence[tuple[str, str]],
     reason: str,
+    escalation_unit_id: str | None | _OwnUnit = _OWN_UNIT,
+    policy: Mapping[str, Target] | None = None,
     time: Callable[[datetime], Any] = _same,
     json: Callable[[dict[str, Any]], Any] = _same,
 ) -> SubmissionRows:
     """The rows of a report submitted at ``at`` and routed to ``assignees`` (``(id, name)``
-    pairs) for ``reason``: the report with its SLA due times, its assignees, and its
-    "submitted" and "routed" timeline entries.  Pure: the service and the demo's bulk writer
-    both build their rows here; ``time`` and ``json`` put values into the form a bulk writer
-    sends (SQLAlchemy's own inserts take them as they are).
+    pairs) for ``reason``: the report with its SLA (the hours of ``policy``, by default the
+    contract's, and the due times they give), its assignees, and its "submitted" and "routed"
+    timeline entries.  ``escalation_unit_id`` is the unit whose leaders received it (the
+    routing decision's ``unit_id``; None when the safety officers did; by default the
+    report's unit).  Pure: the service and the demo's bulk writer both build their rows here;
+    ``time`` and ``json`` put values into the form a bulk writer sends (SQLAlchemy's own
+    inserts take them as they are).
 
     A report without ``reporter_id`` is anonymous; nothing else here points at a person.
     """
     anonymous = reporter_id is None
-    ack_due, close_due = sla.due_times(at, kind=data.kind, immediate_risk=data.immediate_risk)
+    hours = sla.target(kind=data.kind, immediate_risk=data.immediate_risk, policy=policy)
+    ack_due, close_due = sla.due_times(at, kind=data.kind, immediate_risk=data.immediate_risk,
+                                       policy=policy)
+    if isinstance(escalation_unit_id, _OwnUnit):
+        escalation_unit_id = data.unit_id
     created = time(at)
     report = {
         "id": report_id, "reference": reference, "kind": data.kind,
@@ -234,6 +268,8 @@ def submission_rows(
         "acknowledged_at": None, "first_response_at": None, "closed_at": None,
         "outcome": None, "reopen_count": 0, "reporter_id": reporter_id,
         "receipt_hash": receipt_hash, "routing_reason": reason,
+        "sla_ack_hours": hours.ack_hours, "sla_close_hours": hours.close_hours,
+        "escalation_level": 0, "escalation_unit_id": escalation_unit_id,
     }
     people = [{"id": uid, "name": name} for uid, name in assignees]
     return SubmissionRows(
@@ -257,9 +293,10 @@ def _create(
     reporter: Reporter | None,
     anonymous: bool,
     keyed: _Keyed | None,
-    decision: routing.Decision,
+    routed: _Routed,
 ) -> Submitted:
     now = clock.now()
+    decision = routed.decision
     report_id = new_id()
     receipt_key = None
     receipt_hash = None
@@ -277,6 +314,7 @@ def _create(
         reporter_id=None if anonymous or reporter is None else reporter.id,
         receipt_hash=receipt_hash,
         assignees=[(u.id, u.name) for u in decision.assignees], reason=decision.reason,
+        escalation_unit_id=decision.unit_id, policy=routed.policy,
     )
     # Core inserts: the rows are complete, so the ORM's unit of work would only add time
     # under the write lock.
@@ -284,7 +322,13 @@ def _create(
     connection.execute(_INSERT_REPORT, [rows.report])
     if rows.assignees:
         connection.execute(_INSERT_ASSIGNEES, rows.assignees)
-    history.append(session, rows.events)
+    # The assignees are told, and for an immediate risk every safety officer at once.
+    told = [a["user_id"] for a in rows.assignees]
+    if data.immediate_risk:
+        told += [o.id for o in routing.safety_officers(
+            session, exclude=rows.report["reporter_id"])]
+    history.append(session, rows.events, status=Status.NEW.value,
+                   notify={"routed": history.Notify(user_ids=tuple(told))})
     if number_last:
         rows.report["reference"] = references.assign(session, report_id=report_id,
                                                      year=now.year)

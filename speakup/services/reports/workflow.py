@@ -144,6 +144,12 @@ class _Step:
         self.changed = self.session.connection().execute(
             _CHANGE, {"b_report_id": self.report.id, **values}).one()
 
+    def record(self, rows: list[dict[str, Any]],
+               notify: dict[str, history.Notify] | None = None) -> None:
+        """Write the step's timeline rows with their audit rows and outbox events."""
+        status = self.changed.status if self.changed is not None else self.status
+        history.record(self.session, rows, status=status, notify=notify)
+
     def entry(self, type: str, **details: Any) -> dict[str, Any]:
         """A timeline row by this actor (None for an anonymous reporter and the system)."""
         return history.entry(report_id=self.report.id, type=type, at=self.now,
@@ -188,8 +194,8 @@ def acknowledge(db: Database, *, clock: Clock, actor: Actor, report_id: str,
                 written = step.message(message, sender=STAFF)
                 values["first_response_at"] = step.now
             step.change(**values)
-            history.record(step.session, [step.entry(
-                "acknowledged", message_id=written.id if written else None)])
+            step.record([step.entry("acknowledged",
+                                    message_id=written.id if written else None)])
         return step.done(db)
 
 
@@ -221,7 +227,8 @@ def post_message(db: Database, *, clock: Clock, actor: Actor, report_id: str, bo
         rows.append(step.entry("message", message_id=written.id, internal=internal))
         if values:
             step.change(**values)
-        history.record(step.session, rows)
+        # The reporter's answer is e-mailed to the people working on the report.
+        step.record(rows, None if staff else {"message": history.Notify(assignees=True)})
         return written
 
 
@@ -249,7 +256,7 @@ def close(db: Database, *, clock: Clock, actor: Actor, report_id: str, outcome: 
         written = step.message(response, sender=STAFF)
         step.change(**values)
         rows.append(step.entry("closed", outcome=outcome, message_id=written.id))
-        history.record(step.session, rows)
+        step.record(rows)
         return step.done(db)
 
 
@@ -267,7 +274,7 @@ def reopen(db: Database, *, clock: Clock, actor: Actor, report_id: str, reason: 
                             "was closed; ask a safety officer.")
         step.change(status=Status.IN_PROGRESS.value, outcome=None,
                     reopen_count=step.report.reopen_count + 1)
-        history.record(step.session, [step.entry("reopened", reason=reason)])
+        step.record([step.entry("reopened", reason=reason)])
         return step.done(db)
 
 
@@ -307,8 +314,9 @@ def assign(db: Database, *, clock: Clock, actor: Actor, report_id: str, user_id:
             connection.execute(insert(assignees), [{
                 "report_id": report_id, "user_id": user_id, "assigned_at": step.now,
                 "active": True, "report_created_at": step.report.created_at}])
-        history.record(session, [step.entry(
-            "assigned", reason=reason, assignees=[{"id": target.id, "name": target.name}])])
+        step.record([step.entry(
+            "assigned", reason=reason, assignees=[{"id": target.id, "name": target.name}])],
+            {"assigned": history.Notify(user_ids=(target.id,))})
         return step.done(db)
 
 
@@ -335,7 +343,7 @@ def give_feedback(db: Database, *, clock: Clock, actor: Actor, report_id: str,
                 "report_id": report_id, "loop_closed": loop_closed,
                 "would_speak_up_again": would_speak_up_again, "comment": comment,
                 "created_at": step.now}])
-            history.record(step.session, [step.entry(
+            step.record([step.entry(
                 "feedback", loop_closed=loop_closed, would_speak_up_again=would_speak_up_again,
                 comment=comment)])
             return FeedbackView(loop_closed, would_speak_up_again, comment, step.now)

@@ -37,9 +37,9 @@ def test_intake_writes_its_timeline_through_the_one_writer(
     written: list[str] = []
     original = history.append
 
-    def spy(session, rows):
+    def spy(session, rows, **kwargs):
         written.extend(row["type"] for row in rows)
-        return original(session, rows)
+        return original(session, rows, **kwargs)
 
     monkeypatch.setattr(history, "append", spy)
     result = intake.submit(database, clock=clock, keys=keys, reporter=None,
@@ -71,3 +71,12 @@ def test_an_entry_is_a_plain_row():
                         json=lambda d: f"json:{sorted(d)}")
     assert row == {"report_id": "r", "type": "routed", "at": "t", "actor_id": None,
                    "details": "json:['reason']"}
+
+
+def test_no_other_module_writes_outbox_events():
+    """Events are written with the change they tell of, by the one writer of history: a
+    change that commits always has its event, one that fails has none."""
+    writers = [path.relative_to(PACKAGE).as_posix() for path in PACKAGE.rglob("*.py")
+               if re.search(r"insert\((table\()?OutboxEvent\b|(?<!class )\bOutboxEvent\(",
+                            path.read_text())]
+    assert writers == ["services/reports/history.py"]

@@ -1,0 +1,1 @@
+"""Notifications: webhooks, e-mail, and delivering the outbox."""
