@@ -218,13 +218,6 @@ def _same(value: Any) -> Any:
     return value
 
 
-class _OwnUnit:
-    """The default of ``escalation_unit_id``: the report's own unit."""
-
-
-_OWN_UNIT = _OwnUnit()
-
-
 def submission_rows(
     *,
     report_id: str,
@@ -235,7 +228,7 @@ def submission_rows(
     receipt_hash: str | None,
     assignees: Sequence[tuple[str, str]],
     reason: str,
-    escalation_unit_id: str | None | _OwnUnit = _OWN_UNIT,
+    escalation_unit_id: str | None,
     policy: Mapping[str, Target] | None = None,
     time: Callable[[datetime], Any] = _same,
     json: Callable[[dict[str, Any]], Any] = _same,
@@ -244,8 +237,7 @@ def submission_rows(
     pairs) for ``reason``: the report with its SLA (the hours of ``policy``, by default the
     contract's, and the due times they give), its assignees, and its "submitted" and "routed"
     timeline entries.  ``escalation_unit_id`` is the unit whose leaders received it (the
-    routing decision's ``unit_id``; None when the safety officers did; by default the
-    report's unit).  Pure: the service and the demo's bulk writer both build their rows here;
+    routing decision's ``unit_id``; None when the safety officers did).  Pure: the service and the demo's bulk writer both build their rows here;
     ``time`` and ``json`` put values into the form a bulk writer sends (SQLAlchemy's own
     inserts take them as they are).
 
@@ -255,8 +247,6 @@ def submission_rows(
     hours = sla.target(kind=data.kind, immediate_risk=data.immediate_risk, policy=policy)
     ack_due, close_due = sla.due_times(at, kind=data.kind, immediate_risk=data.immediate_risk,
                                        policy=policy)
-    if isinstance(escalation_unit_id, _OwnUnit):
-        escalation_unit_id = data.unit_id
     created = time(at)
     report = {
         "id": report_id, "reference": reference, "kind": data.kind,
