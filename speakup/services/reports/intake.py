@@ -237,9 +237,9 @@ def submission_rows(
     pairs) for ``reason``: the report with its SLA (the hours of ``policy``, by default the
     contract's, and the due times they give), its assignees, and its "submitted" and "routed"
     timeline entries.  ``escalation_unit_id`` is the unit whose leaders received it (the
-    routing decision's ``unit_id``; None when the safety officers did).  Pure: the service and the demo's bulk writer both build their rows here;
-    ``time`` and ``json`` put values into the form a bulk writer sends (SQLAlchemy's own
-    inserts take them as they are).
+    routing decision's ``unit_id``; None when the safety officers did).  Pure: the service
+    and the demo's bulk writer both build their rows here; ``time`` and ``json`` put values
+    into the form a bulk writer sends (SQLAlchemy's own inserts take them as they are).
 
     A report without ``reporter_id`` is anonymous; nothing else here points at a person.
     """
