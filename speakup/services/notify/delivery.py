@@ -164,10 +164,9 @@ def dispatch(db: Database, options: Options, *, now: datetime, limit: int = 200)
 
 # --- claim -----------------------------------------------------------------------------------
 
-_DUE = (select(_D.c.id)
-        .where(_D.c.state == PENDING, _D.c.next_attempt_at <= bindparam("now"),
-               or_(_D.c.locked_until.is_(None), _D.c.locked_until <= bindparam("now")))
-        .order_by(_D.c.next_attempt_at, _D.c.id))
+_DUE_NOW = (_D.c.state == PENDING, _D.c.next_attempt_at <= bindparam("now"),
+            or_(_D.c.locked_until.is_(None), _D.c.locked_until <= bindparam("now")))
+_DUE = select(_D.c.id).where(*_DUE_NOW).order_by(_D.c.next_attempt_at, _D.c.id)
 _JOBS = (
     select(_D.c.id, _D.c.event_id, _D.c.attempts, _D.c.webhook_id, _O.c.type,
            _O.c.occurred_at, _O.c.status, _O.c.report_id, _R.c.reference, _R.c.unit_id,
@@ -189,8 +188,10 @@ def claim(db: Database, options: Options, *, now: datetime) -> list[Job]:
         due = _DUE.limit(options.batch)
         if not db.write_lock_is_global:
             due = due.with_for_update(skip_locked=True)
+        # The outer conditions repeat the inner ones: PostgreSQL checks them again on a row
+        # another claim changed meanwhile, so a delivery is never claimed twice.
         ids = list(connection.execute(
-            update(_D).where(_D.c.id.in_(due.scalar_subquery()))
+            update(_D).where(_D.c.id.in_(due.scalar_subquery()), *_DUE_NOW)
             .values(locked_until=lease).returning(_D.c.id), {"now": now}).scalars())
         if not ids:
             return []
