@@ -114,12 +114,7 @@ def append(session: Session, rows: Sequence[dict[str, Any]], *, status: str | No
     """Append timeline rows built by :func:`entry`, and the outbox events of those announced,
     as part of the caller's change (``status`` is the report's after it)."""
     _check(session)
-    connection = session.connection()
-    if rows:
-        connection.execute(_INSERT, list(rows))
-    events = announced(rows, status=status, notify=notify)
-    if events:
-        connection.execute(_OUTBOX, events)
+    _insert(session, rows, announced(rows, status=status, notify=notify))
 
 
 def record(session: Session, rows: Sequence[dict[str, Any]], *, status: str | None = None,
@@ -138,16 +133,24 @@ def record(session: Session, rows: Sequence[dict[str, Any]], *, status: str | No
     events = announced(rows, status=status, notify=notify)
     connection = session.connection()
     if not (0 < len(rows) <= _ONE_STATEMENT and connection.dialect.name == "postgresql"):
-        connection.execute(_INSERT, list(rows)) if rows else None
+        _insert(session, rows, events)
         audit(session, audits)
-        if events:
-            connection.execute(_OUTBOX, events)
         return
     values: dict[str, Any] = {}
     for prefix, written in (("e", rows), ("a", audits), ("o", events)):
         for i, row in enumerate(written):
             values.update({f"{prefix}_{name}_{i}": value for name, value in row.items()})
     connection.execute(_together(len(rows), len(events)), values)
+
+
+def _insert(session: Session, rows: Sequence[dict[str, Any]],
+            events: Sequence[dict[str, Any]]) -> None:
+    """Timeline rows and outbox events, one ``executemany`` each."""
+    connection = session.connection()
+    if rows:
+        connection.execute(_INSERT, list(rows))
+    if events:
+        connection.execute(_OUTBOX, list(events))
 
 
 def _check(session: Session) -> None:
