@@ -34,6 +34,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from speakup import percentiles
+
 if TYPE_CHECKING:
     from speakup.settings import Settings
 
@@ -190,6 +192,8 @@ def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
+        dbapi_connection.create_aggregate(percentiles.NAME, percentiles.SERIES,
+                                          percentiles.Percentiles)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:

@@ -68,6 +68,9 @@ class Settings:
     smtp_url: str = field(default="", repr=False)
     mail_from: str = "speakup@localhost"
     public_url: str = "http://127.0.0.1:8000"
+    # Metrics hide groups of fewer reports than this (never below the contract's 5); a
+    # request may ask for a higher threshold, not a lower one.
+    metrics_suppression_threshold: int = 5
 
     def __post_init__(self) -> None:
         if len(self.secret_key.encode()) < MIN_SECRET_BYTES:
@@ -142,6 +145,8 @@ class Settings:
             smtp_url=env.get("SPEAKUP_SMTP_URL", "").strip(),
             mail_from=env.get("SPEAKUP_MAIL_FROM", "").strip() or "speakup@localhost",
             public_url=env.get("SPEAKUP_PUBLIC_URL", "").strip() or "http://127.0.0.1:8000",
+            metrics_suppression_threshold=_int(env, "SPEAKUP_METRICS_SUPPRESSION_THRESHOLD",
+                                               5, 5, 1000),
             **limits,
         )
 

@@ -48,6 +48,10 @@ class Report(Base):
     created_at: Mapped[datetime]
     ack_due_at: Mapped[datetime]
     close_due_at: Mapped[datetime]
+    # The due times the report was created with: escalation moves ``ack_due_at`` and
+    # ``close_due_at`` on, but the response-time metrics judge against these.
+    ack_target_at: Mapped[datetime]
+    close_target_at: Mapped[datetime]
     acknowledged_at: Mapped[datetime | None]
     first_response_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]  # the first closing (response-time metrics)

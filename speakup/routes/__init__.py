@@ -8,6 +8,7 @@ from speakup.routes import (
     auth,
     config,
     followup,
+    metrics,
     ops,
     org,
     reports,
@@ -16,7 +17,7 @@ from speakup.routes import (
 
 
 def register(api: Api) -> None:
-    for module in (auth, org, config, reports, followup, actions, audit, webhooks):
+    for module in (auth, org, config, reports, followup, actions, audit, metrics, webhooks):
         api.register_blueprint(module.blp)
 
 

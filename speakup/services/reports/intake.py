@@ -255,6 +255,7 @@ def submission_rows(
         "anonymous": anonymous, "involves_leader": data.involves_leader,
         "wants_involvement": data.wants_involvement, "status": Status.NEW.value,
         "created_at": created, "ack_due_at": time(ack_due), "close_due_at": time(close_due),
+        "ack_target_at": time(ack_due), "close_target_at": time(close_due),
         "acknowledged_at": None, "first_response_at": None, "closed_at": None,
         "outcome": None, "reopen_count": 0, "reporter_id": reporter_id,
         "receipt_hash": receipt_hash, "routing_reason": reason,

@@ -1,0 +1,332 @@
+"""Response-time metrics: how fast leaders acknowledge, answer and close the loop.
+
+The database computes every figure: one grouped query, one query for the overall row and one
+for the groups' labels, whatever the number of reports.  Percentiles are PostgreSQL's
+``percentile_cont`` and, on SQLite, the ``speakup_percentiles`` aggregate of
+:mod:`speakup.percentiles`, which interpolates the same way; both see the same whole seconds
+(each time truncated to its second), so both databases give identical figures.
+
+Definitions (the contract's "Metrics"):
+
+- durations from creation, over the reports that have the event: ``ack_hours`` to the
+  acknowledgement, ``first_response_hours`` to the first reporter-visible staff message or
+  closing response (``first_response_at``), ``close_hours`` to the first closing; median and
+  90th percentile in hours, two decimals;
+- SLA shares judge against the due times a report was created with (``ack_target_at``,
+  ``close_target_at``), not the later ones escalation moves on to: of the reports
+  acknowledged or past that time now, the share acknowledged by it; likewise for closing;
+- ``open_overdue``: not closed now and past either of those due times (acknowledgement
+  only while unacknowledged);
+- percentages to one decimal, ``None`` without a denominator.
+
+Small groups are suppressed so that a figure cannot point at a person: a group with fewer
+reports than the threshold shows no figures, and when exactly one group is suppressed the
+next smallest is too (or, with no other group, the overall row), so that the overall row
+minus the visible groups never gives a suppressed group away.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Float,
+    Select,
+    and_,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
+
+from speakup import percentiles
+from speakup.db import table
+from speakup.models import Category, Feedback, Report, ReportAssignee, Unit, User
+from speakup.services.core.errors import Invalid
+from speakup.services.org.units import subtree_ids
+from speakup.vocabulary import Kind, Status
+
+GROUPINGS = ("none", "unit", "kind", "category", "leader", "week", "month")
+DEFAULT_THRESHOLD = 5
+DURATIONS = ("ack_hours", "first_response_hours", "close_hours")
+COUNTS = ("reports", "acknowledged", "closed", "open_overdue", "reopened")
+SHARES = ("ack_within_sla_pct", "close_within_sla_pct", "anonymous_pct",
+          "would_speak_up_again_pct")
+FIGURES = COUNTS + DURATIONS + SHARES
+
+_R = table(Report)
+_F = table(Feedback)
+_A = table(ReportAssignee)
+
+
+@dataclass(frozen=True)
+class Query:
+    """What to measure: reports created in ``[start, end)``, optionally only in the subtree
+    ``unit_ids``, of one ``kind`` or ``category``, grouped by ``group_by``."""
+
+    start: datetime
+    end: datetime
+    group_by: str = "none"
+    unit_ids: Sequence[str] | None = None
+    kind: str | None = None
+    category: str | None = None
+    threshold: int = DEFAULT_THRESHOLD
+
+
+class _Seconds(FunctionElement[Any]):
+    """Whole seconds since the epoch of a UTC time column (NULL stays NULL)."""
+
+    inherit_cache = True
+
+
+@compiles(_Seconds, "sqlite")
+def _seconds_sqlite(element: _Seconds, compiler: Any, **kw: Any) -> str:
+    return f"unixepoch({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_Seconds)
+def _seconds_default(element: _Seconds, compiler: Any, **kw: Any) -> str:
+    return f"floor(extract(epoch from {compiler.process(element.clauses, **kw)}))"
+
+
+class _Week(FunctionElement[Any]):
+    """The Monday (UTC) of a time's ISO week, as ``YYYY-MM-DD``."""
+
+    inherit_cache = True
+
+
+@compiles(_Week, "sqlite")
+def _week_sqlite(element: _Week, compiler: Any, **kw: Any) -> str:
+    return f"date({compiler.process(element.clauses, **kw)}, '-6 days', 'weekday 1')"
+
+
+@compiles(_Week)
+def _week_default(element: _Week, compiler: Any, **kw: Any) -> str:
+    moment = compiler.process(element.clauses, **kw)
+    return f"to_char(date_trunc('week', {moment} AT TIME ZONE 'UTC'), 'YYYY-MM-DD')"
+
+
+class _Month(FunctionElement[Any]):
+    """A time's month (UTC), as ``YYYY-MM``."""
+
+    inherit_cache = True
+
+
+@compiles(_Month, "sqlite")
+def _month_sqlite(element: _Month, compiler: Any, **kw: Any) -> str:
+    return f"substr({compiler.process(element.clauses, **kw)}, 1, 7)"
+
+
+@compiles(_Month)
+def _month_default(element: _Month, compiler: Any, **kw: Any) -> str:
+    return f"to_char({compiler.process(element.clauses, **kw)} AT TIME ZONE 'UTC', 'YYYY-MM')"
+
+
+def _since_created(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    return cast(_Seconds(column) - _Seconds(_R.c.created_at), Float)
+
+
+_SPANS = [_since_created(_R.c.acknowledged_at), _since_created(_R.c.first_response_at),
+          _since_created(_R.c.closed_at)]
+
+
+def _percentile_columns(dialect: str) -> list[ColumnElement[Any]]:
+    if dialect == "sqlite":
+        return [func.speakup_percentiles(*_SPANS).label("spans")]
+    fractions: ColumnElement[Any] = literal_column(
+        f"ARRAY[{', '.join(map(str, percentiles.FRACTIONS))}]::float8[]")
+    return [func.percentile_cont(fractions).within_group(span).label(f"span{i}")
+            for i, span in enumerate(_SPANS)]
+
+
+def _count_columns() -> list[ColumnElement[Any]]:
+    r, now = _R.c, _now()
+    ack_due_passed = r.ack_target_at < now
+    close_due_passed = r.close_target_at < now
+    count = func.count
+    return [
+        count().label("reports"),
+        count(r.acknowledged_at).label("acknowledged"),
+        count(r.closed_at).label("closed"),
+        count().filter(and_(r.status != Status.CLOSED.value,
+                            or_(and_(r.acknowledged_at.is_(None), ack_due_passed),
+                                close_due_passed))).label("open_overdue"),
+        count().filter(r.reopen_count > 0).label("reopened"),
+        count().filter(r.acknowledged_at <= r.ack_target_at).label("ack_in_time"),
+        count().filter(or_(r.acknowledged_at.is_not(None), ack_due_passed)).label("ack_judged"),
+        count().filter(r.closed_at <= r.close_target_at).label("close_in_time"),
+        count().filter(or_(r.closed_at.is_not(None), close_due_passed)).label("close_judged"),
+        count().filter(r.anonymous == true()).label("anonymous"),
+        count(_F.c.report_id).label("answers"),
+        count().filter(_F.c.would_speak_up_again == "yes").label("again"),
+    ]
+
+
+def _now() -> Any:
+    return bindparam("now", type_=_R.c.created_at.type)
+
+
+def _key(group_by: str) -> ColumnElement[Any]:
+    return {"unit": _R.c.unit_id, "kind": _R.c.kind, "category": _R.c.category,
+            "leader": _A.c.user_id, "week": _Week(_R.c.created_at),
+            "month": _Month(_R.c.created_at)}[group_by]
+
+
+def _statement(query: Query, dialect: str, *, grouped: bool) -> Select[Any]:
+    columns = _count_columns() + _percentile_columns(dialect)
+    source = _R.outerjoin(_F, _F.c.report_id == _R.c.id)
+    if grouped and query.group_by == "leader":
+        source = source.join(_A, and_(_A.c.report_id == _R.c.id, _A.c.active == true()))
+    conditions = [_R.c.created_at >= query.start, _R.c.created_at < query.end]
+    if query.unit_ids is not None:
+        conditions.append(_R.c.unit_id.in_(query.unit_ids))
+    if query.kind is not None:
+        conditions.append(_R.c.kind == query.kind)
+    if query.category is not None:
+        conditions.append(_R.c.category == query.category)
+    if not grouped:
+        return select(*columns).select_from(source).where(*conditions)
+    key = _key(query.group_by).label("key")
+    return (select(key, *columns).select_from(source).where(*conditions)
+            .group_by(key).order_by(key))
+
+
+def response_times(session: Session, query: Query, *, now: datetime) -> dict[str, Any]:
+    """The metrics of ``query`` as of ``now``, in the contract's shape (without the echo of
+    the query, which the caller adds)."""
+    dialect = session.get_bind().dialect.name
+    params = {"now": now}
+    overall = _figures(session.execute(_statement(query, dialect, grouped=False),
+                                       params).one()._mapping, dialect)
+    groups: list[dict[str, Any]] = []
+    if query.group_by != "none":
+        rows = session.execute(_statement(query, dialect, grouped=True), params).all()
+        labels = _labels(session, query.group_by, [row.key for row in rows])
+        for row in rows:
+            groups.append({"key": row.key, "label": labels.get(row.key, row.key),
+                           **_figures(row._mapping, dialect)})
+        groups.sort(key=_order(query.group_by, labels))
+    return _suppress(groups, overall, query.threshold)
+
+
+def _figures(row: Any, dialect: str) -> dict[str, Any]:
+    if dialect == "sqlite":
+        spans = percentiles.decode(row["spans"])
+    else:
+        spans = [tuple(row[f"span{i}"]) if row[f"span{i}"] is not None else (None, None)
+                 for i in range(len(DURATIONS))]
+    figures: dict[str, Any] = {name: row[name] for name in COUNTS}
+    for name, (median, p90) in zip(DURATIONS, spans, strict=True):
+        figures[name] = {"median": _hours(median), "p90": _hours(p90)}
+    figures["ack_within_sla_pct"] = _share(row["ack_in_time"], row["ack_judged"])
+    figures["close_within_sla_pct"] = _share(row["close_in_time"], row["close_judged"])
+    figures["anonymous_pct"] = _share(row["anonymous"], row["reports"])
+    figures["would_speak_up_again_pct"] = _share(row["again"], row["answers"])
+    return figures
+
+
+def _hours(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds / 3600, 2)
+
+
+def _share(part: int, whole: int) -> float | None:
+    return None if not whole else round(100 * part / whole, 1)
+
+
+def _labels(session: Session, group_by: str, keys: list[Any]) -> dict[Any, str]:
+    """What each group is called: unit and leader names, category labels; kinds, weeks and
+    months name themselves."""
+    if group_by == "unit":
+        rows = session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(keys)))
+    elif group_by == "leader":
+        rows = session.execute(select(User.id, User.name).where(User.id.in_(keys)))
+    elif group_by == "category":
+        rows = session.execute(select(Category.id, Category.label)
+                               .where(Category.id.in_(keys)))
+    elif group_by == "week":
+        return {key: f"Week of {key}" for key in keys}
+    else:
+        return {key: str(key) for key in keys}
+    return {key: label for key, label in rows}
+
+
+_KIND_ORDER = {kind.value: i for i, kind in enumerate(Kind)}
+
+
+def _order(group_by: str, labels: dict[Any, str]) -> Any:
+    if group_by == "kind":
+        return lambda g: (_KIND_ORDER.get(g["key"], len(_KIND_ORDER)), g["key"])
+    if group_by in ("unit", "leader", "category"):
+        return lambda g: (labels.get(g["key"], "").casefold(), g["key"])
+    return lambda g: g["key"]
+
+
+def _suppress(groups: list[dict[str, Any]], overall: dict[str, Any],
+              threshold: int) -> dict[str, Any]:
+    """Hide the figures of groups below ``threshold`` reports, and one more group (or the
+    overall row) when a single hidden group could otherwise be recovered by subtraction."""
+    hidden = {i for i, g in enumerate(groups) if g["reports"] < threshold}
+    hide_overall = overall["reports"] < threshold
+    if len(hidden) == 1:
+        others = sorted((g["reports"], str(g["key"]), i) for i, g in enumerate(groups)
+                        if i not in hidden)
+        if others:
+            hidden.add(others[0][2])
+        else:
+            hide_overall = True
+    shown = [{"key": g["key"], "label": g["label"], "suppressed": True} if i in hidden
+             else {"key": g["key"], "label": g["label"], "suppressed": False,
+                   **{name: g[name] for name in FIGURES}}
+             for i, g in enumerate(groups)]
+    total = {"suppressed": True} if hide_overall else {"suppressed": False, **overall}
+    return {"groups": shown, "overall": total}
+
+
+DEFAULT_SPAN = timedelta(days=90)
+MAX_THRESHOLD = 1000
+
+
+def measure(session: Session, *, now: datetime, minimum_threshold: int,
+            start: datetime | None = None, end: datetime | None = None,
+            group_by: str = "none", unit_id: str | None = None, kind: str | None = None,
+            category: str | None = None, threshold: int | None = None) -> dict[str, Any]:
+    """The response-time metrics a safety officer asked for, with the question echoed.
+
+    ``end`` defaults to ``now`` and ``start`` to DEFAULT_SPAN before ``end``; ``threshold``
+    to ``minimum_threshold``, below which no caller may go.  Unknown units and categories
+    are refused (422), as is an empty or reversed span.
+    """
+    end = end or now
+    start = start or end - DEFAULT_SPAN
+    errors: dict[str, list[str]] = {}
+    if start >= end:
+        errors["from"] = ["Must be before `to`."]
+    threshold = minimum_threshold if threshold is None else threshold
+    if not minimum_threshold <= threshold <= MAX_THRESHOLD:
+        errors["suppression_threshold"] = [
+            f"Must be from {minimum_threshold} (this installation's minimum) "
+            f"to {MAX_THRESHOLD}."]
+    unit_ids = None
+    if unit_id is not None:
+        unit_ids = subtree_ids(session, unit_id)
+        if not unit_ids:
+            errors["unit_id"] = ["Unknown unit."]
+    if category is not None and session.get(Category, category) is None:
+        errors["category"] = ["Unknown category."]
+    if errors:
+        raise Invalid("The metrics cannot be computed for these parameters.", errors=errors)
+    query = Query(start=start, end=end, group_by=group_by, unit_ids=unit_ids, kind=kind,
+                  category=category, threshold=threshold)
+    return {"from": start, "to": end, "group_by": group_by, "unit_id": unit_id,
+            "kind": kind, "category": category, "suppression_threshold": threshold,
+            **response_times(session, query, now=now)}
