@@ -7,12 +7,12 @@ block, so that what must accompany a change (its audit rows, and for the entries
 in one place and in the same transaction: a change that fails leaves no event, a change that
 commits always has one.
 
-:func:`entry` builds one timeline row and nothing else; :func:`append` writes rows (one
-``executemany``) with their outbox events.  The demo's bulk writer builds its rows with
-:func:`entry` too and changes only how they reach the database (its history is the past:
-it announces nothing).  :func:`record` is a workflow step: its timeline entries, their audit
-rows and outbox events.  :func:`read` audits a staff-side read in its own short transaction,
-after the read.
+:func:`entry` builds one timeline row and nothing else, :func:`audit_rows` the audit rows of
+timeline rows; :func:`append` writes rows (one ``executemany``) with their outbox events.  The
+demo's bulk writer builds its rows with :func:`entry` and :func:`audit_rows` too and changes
+only how they reach the database (its history is the past: it announces nothing).
+:func:`record` is a workflow step: its timeline entries, their audit rows and outbox events.
+:func:`read` audits a staff-side read in its own short transaction, after the read.
 
 The audit log says who (``actor_id``, None for the system and for an anonymous reporter),
 what, which report, when.  The submission itself is not in it: the report's own
@@ -127,9 +127,7 @@ def record(session: Session, rows: Sequence[dict[str, Any]], *, status: str | No
     inserts as CTEs of the audit log's), one round trip instead of three; SQLite has no round
     trips to save."""
     _check(session)
-    audits = [{"at": r["at"], "actor_id": r["actor_id"], "action": r["type"],
-               "report_id": r["report_id"],
-               "action_id": (r["details"] or {}).get("action_id")} for r in rows]
+    audits = audit_rows(rows)
     events = announced(rows, status=status, notify=notify)
     connection = session.connection()
     if not (0 < len(rows) <= _ONE_STATEMENT and connection.dialect.name == "postgresql"):
@@ -141,6 +139,14 @@ def record(session: Session, rows: Sequence[dict[str, Any]], *, status: str | No
         for i, row in enumerate(written):
             values.update({f"{prefix}_{name}_{i}": value for name, value in row.items()})
     connection.execute(_together(len(rows), len(events)), values)
+
+
+def audit_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The audit row of each timeline row built by :func:`entry` (with its details as a
+    dict): who did what to which report when, and the improvement action it was about."""
+    return [{"at": r["at"], "actor_id": r["actor_id"], "action": r["type"],
+             "report_id": r["report_id"],
+             "action_id": (r["details"] or {}).get("action_id")} for r in rows]
 
 
 def _insert(session: Session, rows: Sequence[dict[str, Any]],

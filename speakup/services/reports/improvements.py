@@ -11,6 +11,9 @@ transaction.  The fan-out costs the same few statements for one linked report or
 
 Who may change an action: its creator and safety officers.  Leaders, safety officers and
 admins read every action; its ``report_ids`` list only the reports the reader can see.
+
+The rows are built by pure functions (:func:`action_row`, :func:`link_rows`,
+:func:`update_row`, :func:`told`), which the demo's bulk writer uses too.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from speakup.services.org import subtree_ids
 from speakup.services.org.units import existing_unit
 from speakup.services.reports import access, history
 from speakup.services.reports.views import Person, iso, person_wire
+from speakup.services.reports.workflow import STAFF, message_row
 from speakup.vocabulary import Role, Status
 
 MAX_LINKED = 500  # reports linked in one call
@@ -84,6 +88,44 @@ class Filters:
     report_id: str | None = None
 
 
+def action_row(*, action_id: str, title: str, description: str, unit_id: str, at: Any,
+               created_by: str | None) -> dict[str, Any]:
+    """A new action's row: planned."""
+    return {"id": action_id, "title": title, "description": description, "unit_id": unit_id,
+            "status": ActionStatus.PLANNED.value, "created_at": at, "created_by": created_by}
+
+
+def link_rows(*, action_id: str, report_ids: Iterable[str], at: Any) -> list[dict[str, Any]]:
+    return [{"action_id": action_id, "report_id": rid, "linked_at": at} for rid in report_ids]
+
+
+def linked_message(title: str) -> str:
+    """What the reporter of a report linked to the action ``title`` reads."""
+    return f"Your report is now part of an improvement: {title}"
+
+
+def update_row(*, action_id: str, body: str, status: str, at: Any, author_id: str | None
+               ) -> dict[str, Any]:
+    return {"action_id": action_id, "body": body, "status": status, "at": at,
+            "author_id": author_id}
+
+
+def told(*, action_id: str, status: str, report_ids: Iterable[str], body: str, at: Any,
+         actor_id: str | None, message_ids: Iterable[str] | None = None
+         ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The reporter-visible message ``body`` on each report (with ``message_ids``, default
+    new ones) and its ``action_update`` timeline row: ``(messages, entries)``."""
+    ids = list(report_ids)
+    mids = [new_id() for _ in ids] if message_ids is None else list(message_ids)
+    messages = [message_row(report_id=rid, body=body, sender=STAFF, at=at, author_id=actor_id,
+                            message_id=mid) for rid, mid in zip(ids, mids, strict=True)]
+    entries = [history.entry(
+        report_id=m["report_id"], type="action_update", at=at, actor_id=actor_id,
+        details={"action_id": action_id, "status": status, "message_id": m["id"]})
+        for m in messages]
+    return messages, entries
+
+
 def _works_on_actions(actor: Actor) -> None:
     if actor.user_id is None or not actor.has_role(Role.LEADER, Role.SAFETY_OFFICER):
         raise Forbidden("This needs the role leader or safety_officer.")
@@ -98,10 +140,9 @@ def create(db: Database, *, clock: Clock, actor: Actor, title: str, description:
         existing_unit(session, unit_id, "unit_id")
         now = clock.now()
         action_id = new_id()
-        session.connection().execute(insert(table(ImprovementAction)), [{
-            "id": action_id, "title": title, "description": description, "unit_id": unit_id,
-            "status": ActionStatus.PLANNED.value, "created_at": now,
-            "created_by": actor.user_id}])
+        session.connection().execute(insert(table(ImprovementAction)), [action_row(
+            action_id=action_id, title=title, description=description, unit_id=unit_id,
+            at=now, created_by=actor.user_id)])
         _link(session, actor, action_id, title, ActionStatus.PLANNED, report_ids, now)
         return _view(session, actor, action_id)
 
@@ -129,9 +170,9 @@ def post_update(db: Database, *, clock: Clock, actor: Actor, action_id: str, bod
         now = clock.now()
         new_status = ActionStatus(status or action.status)
         connection = session.connection()
-        connection.execute(insert(table(ActionUpdate)), [{
-            "action_id": action_id, "body": body, "status": new_status.value, "at": now,
-            "author_id": actor.user_id}])
+        connection.execute(insert(table(ActionUpdate)), [update_row(
+            action_id=action_id, body=body, status=new_status.value, at=now,
+            author_id=actor.user_id)])
         if new_status != action.status:
             connection.execute(update(table(ImprovementAction))
                                .where(table(ImprovementAction).c.id == action_id)
@@ -206,10 +247,9 @@ def _link(session: Session, actor: Actor, action_id: str, title: str, status: Ac
     new = [rid for rid in wanted if rid not in linked]
     if not new:
         return
-    connection.execute(insert(table(ActionReport)), [
-        {"action_id": action_id, "report_id": rid, "linked_at": now} for rid in new])
-    _tell(session, actor, action_id, status, new,
-          f"Your report is now part of an improvement: {title}", now)
+    connection.execute(insert(table(ActionReport)),
+                       link_rows(action_id=action_id, report_ids=new, at=now))
+    _tell(session, actor, action_id, status, new, linked_message(title), now)
 
 
 def _tell(session: Session, actor: Actor, action_id: str, status: ActionStatus,
@@ -220,9 +260,8 @@ def _tell(session: Session, actor: Actor, action_id: str, status: ActionStatus,
     if not ids:
         return
     connection = session.connection()
-    messages: list[dict[str, Any]] = [
-        {"id": new_id(), "report_id": rid, "body": body, "sender": "staff", "internal": False,
-         "created_at": now, "author_id": actor.user_id} for rid in ids]
+    messages, entries = told(action_id=action_id, status=status.value, report_ids=ids,
+                             body=body, at=now, actor_id=actor.user_id)
     connection.execute(insert(table(Message)), messages)
     reports = table(Report)
     connection.execute(
@@ -233,10 +272,7 @@ def _tell(session: Session, actor: Actor, action_id: str, status: ActionStatus,
                 acknowledged_at=func.coalesce(reports.c.acknowledged_at, now),
                 first_response_at=func.coalesce(reports.c.first_response_at, now)),
         {"ids": ids})
-    history.record(session, [history.entry(
-        report_id=m["report_id"], type="action_update", at=now, actor_id=actor.user_id,
-        details={"action_id": action_id, "status": status.value, "message_id": m["id"]})
-        for m in messages])
+    history.record(session, entries)
 
 
 def _view(session: Session, actor: Actor, action_id: str) -> ActionView:

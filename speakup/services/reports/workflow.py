@@ -18,6 +18,11 @@ counts the reopen.
 A step's caller may pass its request's read session (``reads``): the write block ends its
 transaction first (:meth:`speakup.db.Database.write`), so that the view read afterwards sees
 the change.
+
+What a step writes is decided by pure functions of the report's state and the step's input
+(:func:`acknowledgement`, :func:`messaging`, :func:`closing`, :func:`reopening`,
+:func:`feedback_rows`, with :func:`message_row`): the columns it sets and the rows it adds.
+The demo's bulk writer builds its history with them too.
 """
 
 from __future__ import annotations
@@ -97,6 +102,101 @@ def feedback_wire(view: FeedbackView) -> dict[str, Any]:
             "comment": view.comment, "created_at": iso(view.created_at)}
 
 
+@dataclass(frozen=True)
+class Change:
+    """What a step does to a report: the columns it sets and the timeline rows it appends
+    (built by :func:`speakup.services.reports.history.entry`; each gets an audit row)."""
+
+    values: dict[str, Any]
+    entries: list[dict[str, Any]]
+
+
+def _entry(report_id: str, type: str, at: Any, actor_id: str | None, **details: Any
+           ) -> dict[str, Any]:
+    """A timeline row by ``actor_id`` (None for an anonymous reporter and the system), with
+    the details that are not None."""
+    return history.entry(report_id=report_id, type=type, at=at, actor_id=actor_id,
+                         details={k: v for k, v in details.items() if v is not None})
+
+
+def message_row(*, report_id: str, body: str, sender: str, at: Any, author_id: str | None,
+                internal: bool = False, message_id: str | None = None) -> dict[str, Any]:
+    """A message's row.  The reporter's own messages carry no author: for an anonymous report
+    there is none, and for a named one the staff view shows the reporter already."""
+    return {"id": message_id or new_id(), "report_id": report_id, "body": body,
+            "sender": sender, "internal": internal, "created_at": at,
+            "author_id": author_id if sender == STAFF else None}
+
+
+def acknowledgement(*, report_id: str, at: Any, actor_id: str | None,
+                    message_id: str | None = None) -> Change:
+    """Acknowledging a report not acknowledged yet, with the id of the reporter-visible
+    message sent with it (then also the first response)."""
+    values: dict[str, Any] = {"status": Status.ACKNOWLEDGED.value, "acknowledged_at": at}
+    if message_id is not None:
+        values["first_response_at"] = at
+    return Change(values, [_entry(report_id, "acknowledged", at, actor_id,
+                                  message_id=message_id)])
+
+
+def messaging(*, report_id: str, at: Any, actor_id: str | None, message_id: str, staff: bool,
+              internal: bool, acknowledged_at: Any, first_response_at: Any) -> Change:
+    """A message on an open report whose acknowledgement and first response were at
+    ``acknowledged_at`` and ``first_response_at`` (None: not yet): from the staff side
+    (``staff``; ``internal`` for a note) or from its reporter."""
+    entries = []
+    values: dict[str, Any] = {}
+    if staff:
+        if not internal and acknowledged_at is None:
+            values["acknowledged_at"] = at
+            entries.append(_entry(report_id, "acknowledged", at, actor_id))
+        if not internal and first_response_at is None:
+            values["first_response_at"] = at
+        if acknowledged_at is not None or "acknowledged_at" in values:
+            values["status"] = Status.IN_PROGRESS.value
+    entries.append(_entry(report_id, "message", at, actor_id, message_id=message_id,
+                          internal=internal))
+    return Change(values, entries)
+
+
+def closing(*, report_id: str, at: Any, actor_id: str | None, outcome: str, message_id: str,
+            acknowledged_at: Any, first_response_at: Any, closed_at: Any) -> Change:
+    """Closing an open report with ``outcome`` and the response ``message_id``; the report's
+    acknowledgement, first response and first closing so far are given (None: not yet)."""
+    entries = []
+    values: dict[str, Any] = {"status": Status.CLOSED.value, "outcome": outcome,
+                              "last_closed_at": at}
+    if acknowledged_at is None:
+        values["acknowledged_at"] = at
+        entries.append(_entry(report_id, "acknowledged", at, actor_id))
+    if first_response_at is None:
+        values["first_response_at"] = at
+    if closed_at is None:
+        values["closed_at"] = at
+    entries.append(_entry(report_id, "closed", at, actor_id, outcome=outcome,
+                          message_id=message_id))
+    return Change(values, entries)
+
+
+def reopening(*, report_id: str, at: Any, actor_id: str | None, reason: str,
+              reopen_count: int) -> Change:
+    """Reopening a closed report that was reopened ``reopen_count`` times before."""
+    return Change({"status": Status.IN_PROGRESS.value, "outcome": None,
+                   "reopen_count": reopen_count + 1},
+                  [_entry(report_id, "reopened", at, actor_id, reason=reason)])
+
+
+def feedback_rows(*, report_id: str, at: Any, actor_id: str | None, loop_closed: str,
+                  would_speak_up_again: str, comment: str | None
+                  ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The reporter's feedback row and its timeline row (``actor_id``: the named reporter,
+    None for an anonymous one; the feedback row itself names nobody)."""
+    row = {"report_id": report_id, "loop_closed": loop_closed,
+           "would_speak_up_again": would_speak_up_again, "comment": comment, "created_at": at}
+    return row, [_entry(report_id, "feedback", at, actor_id, loop_closed=loop_closed,
+                        would_speak_up_again=would_speak_up_again, comment=comment)]
+
+
 # Built once: building a statement costs more than running it (a fifth of a step's time).
 # The change gives back the report's row as its view reads it: one statement fewer.
 _CHANGE = (update(table(Report)).where(table(Report).c.id == bindparam("b_report_id"))
@@ -152,16 +252,17 @@ class _Step:
 
     def entry(self, type: str, **details: Any) -> dict[str, Any]:
         """A timeline row by this actor (None for an anonymous reporter and the system)."""
-        return history.entry(report_id=self.report.id, type=type, at=self.now,
-                             actor_id=self.actor.user_id,
-                             details={k: v for k, v in details.items() if v is not None})
+        return _entry(self.report.id, type, self.now, self.actor.user_id, **details)
+
+    def apply(self, change: Change) -> None:
+        """Make the change: the report's columns, if any, then the timeline rows."""
+        if change.values:
+            self.change(**change.values)
+        self.record(change.entries)
 
     def message(self, body: str, *, sender: str, internal: bool = False) -> MessageView:
-        row = {"id": new_id(), "report_id": self.report.id, "body": body, "sender": sender,
-               "internal": internal, "created_at": self.now,
-               # The reporter's own messages carry no author: for an anonymous report there is
-               # none, and for a named one the staff view shows the reporter already.
-               "author_id": self.actor.user_id if sender == STAFF else None}
+        row = message_row(report_id=self.report.id, body=body, sender=sender, at=self.now,
+                          author_id=self.actor.user_id, internal=internal)
         self.session.connection().execute(_INSERT_MESSAGE, [row])
         author = (Person(self.actor.user_id, self.actor.name or "")
                   if sender == STAFF and self.actor.user_id else None)
@@ -187,15 +288,10 @@ def acknowledge(db: Database, *, clock: Clock, actor: Actor, report_id: str,
     with _step(db, clock, actor, report_id, reads) as step:
         step.require(Action.ACKNOWLEDGE, "acknowledge")
         if step.report.acknowledged_at is None:
-            values: dict[str, Any] = {"status": Status.ACKNOWLEDGED.value,
-                                      "acknowledged_at": step.now}
-            written = None
-            if message is not None:
-                written = step.message(message, sender=STAFF)
-                values["first_response_at"] = step.now
-            step.change(**values)
-            step.record([step.entry("acknowledged",
-                                    message_id=written.id if written else None)])
+            written = None if message is None else step.message(message, sender=STAFF)
+            step.apply(acknowledgement(report_id=report_id, at=step.now,
+                                       actor_id=actor.user_id,
+                                       message_id=written.id if written else None))
         return step.done(db)
 
 
@@ -213,22 +309,15 @@ def post_message(db: Database, *, clock: Clock, actor: Actor, report_id: str, bo
         if step.status == Status.CLOSED:
             raise IllegalTransition("message", step.status)
         written = step.message(body, sender=STAFF if staff else REPORTER, internal=internal)
-        rows = []
-        values: dict[str, Any] = {}
-        if staff:
-            report = step.report
-            if not internal and report.acknowledged_at is None:
-                values["acknowledged_at"] = step.now
-                rows.append(step.entry("acknowledged"))
-            if not internal and report.first_response_at is None:
-                values["first_response_at"] = step.now
-            if report.acknowledged_at is not None or "acknowledged_at" in values:
-                values["status"] = Status.IN_PROGRESS.value
-        rows.append(step.entry("message", message_id=written.id, internal=internal))
-        if values:
-            step.change(**values)
+        change = messaging(report_id=report_id, at=step.now, actor_id=actor.user_id,
+                           message_id=written.id, staff=staff, internal=internal,
+                           acknowledged_at=step.report.acknowledged_at,
+                           first_response_at=step.report.first_response_at)
+        if change.values:
+            step.change(**change.values)
         # The reporter's answer is e-mailed to the people working on the report.
-        step.record(rows, None if staff else {"message": history.Notify(assignees=True)})
+        step.record(change.entries,
+                    None if staff else {"message": history.Notify(assignees=True)})
         return written
 
 
@@ -243,20 +332,12 @@ def close(db: Database, *, clock: Clock, actor: Actor, report_id: str, outcome: 
         if step.status == Status.CLOSED:
             raise IllegalTransition("close", step.status)
         report = step.report
-        rows = []
-        values: dict[str, Any] = {"status": Status.CLOSED.value, "outcome": outcome,
-                                  "last_closed_at": step.now}
-        if report.acknowledged_at is None:
-            values["acknowledged_at"] = step.now
-            rows.append(step.entry("acknowledged"))
-        if report.first_response_at is None:
-            values["first_response_at"] = step.now
-        if report.closed_at is None:
-            values["closed_at"] = step.now
         written = step.message(response, sender=STAFF)
-        step.change(**values)
-        rows.append(step.entry("closed", outcome=outcome, message_id=written.id))
-        step.record(rows)
+        step.apply(closing(report_id=report_id, at=step.now, actor_id=actor.user_id,
+                           outcome=outcome, message_id=written.id,
+                           acknowledged_at=report.acknowledged_at,
+                           first_response_at=report.first_response_at,
+                           closed_at=report.closed_at))
         return step.done(db)
 
 
@@ -272,9 +353,8 @@ def reopen(db: Database, *, clock: Clock, actor: Actor, report_id: str, reason: 
         if not access.may(actor, Action.REOPEN, step.seen, now=step.now):
             raise Forbidden("A report can be reopened by its reporter for 30 days after it "
                             "was closed; ask a safety officer.")
-        step.change(status=Status.IN_PROGRESS.value, outcome=None,
-                    reopen_count=step.report.reopen_count + 1)
-        step.record([step.entry("reopened", reason=reason)])
+        step.apply(reopening(report_id=report_id, at=step.now, actor_id=actor.user_id,
+                             reason=reason, reopen_count=step.report.reopen_count))
         return step.done(db)
 
 
@@ -339,13 +419,12 @@ def give_feedback(db: Database, *, clock: Clock, actor: Actor, report_id: str,
                 Feedback.report_id == report_id)).first()
             if given is not None:
                 raise FeedbackGiven("Feedback on this report was given already.")
-            connection.execute(insert(table(Feedback)), [{
-                "report_id": report_id, "loop_closed": loop_closed,
-                "would_speak_up_again": would_speak_up_again, "comment": comment,
-                "created_at": step.now}])
-            step.record([step.entry(
-                "feedback", loop_closed=loop_closed, would_speak_up_again=would_speak_up_again,
-                comment=comment)])
+            row, entries = feedback_rows(
+                report_id=report_id, at=step.now, actor_id=actor.user_id,
+                loop_closed=loop_closed, would_speak_up_again=would_speak_up_again,
+                comment=comment)
+            connection.execute(insert(table(Feedback)), [row])
+            step.record(entries)
             return FeedbackView(loop_closed, would_speak_up_again, comment, step.now)
     except IntegrityError:  # a concurrent second feedback won the race
         raise FeedbackGiven("Feedback on this report was given already.") from None
