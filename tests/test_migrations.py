@@ -136,3 +136,55 @@ def test_stateless_sessions_migration_drops_idempotency_records_of_anonymous_rep
         assert kept == [("named",)]
     finally:
         engine.dispose()
+
+
+def test_metrics_migrations_give_existing_reports_their_first_due_times_and_delays(
+        scratch_url: str):
+    """0005 dates the SLA targets from creation plus the stored hours (an escalation may
+    have moved ack_due_at on); 0006 works out the delays to the microsecond."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import column, insert
+    from sqlalchemy import table as sql_table
+
+    from speakup.db import UTCDateTime
+
+    created = datetime(2026, 3, 2, 9, 0, 0, 250000, tzinfo=UTC)
+    acknowledged = created + timedelta(hours=50, microseconds=500000)
+    closed = created + timedelta(days=2, hours=3, microseconds=-200000)
+    moments = {name: column(name, UTCDateTime()) for name in (
+        "created_at", "ack_due_at", "close_due_at", "acknowledged_at", "first_response_at",
+        "closed_at")}
+    reports = sql_table("reports", *moments.values(), *(column(name) for name in (
+        "id", "reference", "kind", "category", "unit_id", "description", "immediate_risk",
+        "anonymous", "involves_leader", "wants_involvement", "status", "reopen_count",
+        "routing_reason", "sla_ack_hours", "sla_close_hours", "escalation_level")))
+    engine = make_engine(scratch_url)
+    try:
+        migrate.upgrade(scratch_url, "0004")
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO units (id, name, code, active, created_at) "
+                "VALUES ('w', 'Ward', 'W', true, '2026-03-01 09:00:00+00:00')"))
+            connection.execute(insert(reports), [{
+                "id": "r1", "reference": "SU-1", "kind": "concern", "category": "other",
+                "unit_id": "w", "description": "d", "immediate_risk": False,
+                "anonymous": True, "involves_leader": False, "wants_involvement": False,
+                "status": "closed", "reopen_count": 0, "routing_reason": "r",
+                "sla_ack_hours": 48, "sla_close_hours": 720, "escalation_level": 1,
+                "created_at": created, "ack_due_at": created + timedelta(hours=96),
+                "close_due_at": created + timedelta(hours=720), "acknowledged_at": acknowledged,
+                "first_response_at": closed, "closed_at": closed}])
+        migrate.upgrade(scratch_url)
+        with engine.connect() as connection:
+            row = connection.execute(text(
+                "SELECT ack_target_at, close_target_at, ack_after_us, first_response_after_us,"
+                " close_after_us FROM reports")).one()
+        targets = [UTCDateTime().process_result_value(
+            datetime.fromisoformat(v) if isinstance(v, str) else v, None) for v in row[:2]]
+        assert targets == [created + timedelta(hours=48), created + timedelta(hours=720)]
+        micros = timedelta(microseconds=1)
+        assert list(row[2:]) == [(acknowledged - created) // micros,
+                                 (closed - created) // micros, (closed - created) // micros]
+    finally:
+        engine.dispose()

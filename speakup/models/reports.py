@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from speakup.db import Base
@@ -56,6 +56,11 @@ class Report(Base):
     first_response_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]  # the first closing (response-time metrics)
     last_closed_at: Mapped[datetime | None]  # the latest closing (the reporter's reopen window)
+    # Microseconds from creation to acknowledged_at, first_response_at and closed_at, for the
+    # metrics (speakup.services.reports.delays).
+    ack_after_us: Mapped[int | None] = mapped_column(BigInteger)
+    first_response_after_us: Mapped[int | None] = mapped_column(BigInteger)
+    close_after_us: Mapped[int | None] = mapped_column(BigInteger)
     outcome: Mapped[str | None] = mapped_column(String(20))
     reopen_count: Mapped[int] = mapped_column(default=0)
     reporter_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)

@@ -37,7 +37,7 @@ from speakup.services.core.keys import Keys
 from speakup.services.core.pages import Page, paginate
 from speakup.services.org import subtree_ids
 from speakup.services.org.units import existing_unit
-from speakup.services.reports import access, history
+from speakup.services.reports import access, delays, history
 from speakup.services.reports.views import Person, iso, person_wire
 from speakup.services.reports.workflow import STAFF, message_row
 from speakup.vocabulary import Role, Status
@@ -264,13 +264,18 @@ def _tell(session: Session, actor: Actor, action_id: str, status: ActionStatus,
                              body=body, at=now, actor_id=actor.user_id)
     connection.execute(insert(table(Message)), messages)
     reports = table(Report)
+    told_at = bindparam("told_at", now, type_=reports.c.created_at.type)
+    since_created = delays.MicrosSinceCreated(told_at, reports.c.created_at)
     connection.execute(
         update(reports)
         .where(reports.c.id.in_(bindparam("ids", expanding=True)),
                reports.c.status != Status.CLOSED.value)
         .values(status=Status.IN_PROGRESS.value,
                 acknowledged_at=func.coalesce(reports.c.acknowledged_at, now),
-                first_response_at=func.coalesce(reports.c.first_response_at, now)),
+                first_response_at=func.coalesce(reports.c.first_response_at, now),
+                ack_after_us=func.coalesce(reports.c.ack_after_us, since_created),
+                first_response_after_us=func.coalesce(reports.c.first_response_after_us,
+                                                      since_created)),
         {"ids": ids})
     history.record(session, entries)
 

@@ -257,6 +257,7 @@ def submission_rows(
         "created_at": created, "ack_due_at": time(ack_due), "close_due_at": time(close_due),
         "ack_target_at": time(ack_due), "close_target_at": time(close_due),
         "acknowledged_at": None, "first_response_at": None, "closed_at": None,
+        "ack_after_us": None, "first_response_after_us": None, "close_after_us": None,
         "outcome": None, "reopen_count": 0, "reporter_id": reporter_id,
         "receipt_hash": receipt_hash, "routing_reason": reason,
         "sla_ack_hours": hours.ack_hours, "sla_close_hours": hours.close_hours,

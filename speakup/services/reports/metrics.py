@@ -3,8 +3,9 @@
 The database computes every figure: one grouped query, one query for the overall row and one
 for the groups' labels, whatever the number of reports.  Percentiles are PostgreSQL's
 ``percentile_cont`` and, on SQLite, the ``speakup_percentiles`` aggregate of
-:mod:`speakup.percentiles`, which interpolates the same way; both see the same whole seconds
-(each time truncated to its second), so both databases give identical figures.
+:mod:`speakup.percentiles`, which interpolates the same way; both take them over the delays
+each report keeps in whole microseconds (:mod:`speakup.services.reports.delays`), so both
+databases give identical figures.
 
 Definitions (the contract's "Metrics"):
 
@@ -83,22 +84,6 @@ class Query:
     threshold: int = DEFAULT_THRESHOLD
 
 
-class _Seconds(FunctionElement[Any]):
-    """Whole seconds since the epoch of a UTC time column (NULL stays NULL)."""
-
-    inherit_cache = True
-
-
-@compiles(_Seconds, "sqlite")
-def _seconds_sqlite(element: _Seconds, compiler: Any, **kw: Any) -> str:
-    return f"unixepoch({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(_Seconds)
-def _seconds_default(element: _Seconds, compiler: Any, **kw: Any) -> str:
-    return f"floor(extract(epoch from {compiler.process(element.clauses, **kw)}))"
-
-
 class _Week(FunctionElement[Any]):
     """The Monday (UTC) of a time's ISO week, as ``YYYY-MM-DD``."""
 
@@ -132,12 +117,8 @@ def _month_default(element: _Month, compiler: Any, **kw: Any) -> str:
     return f"to_char({compiler.process(element.clauses, **kw)} AT TIME ZONE 'UTC', 'YYYY-MM')"
 
 
-def _since_created(column: ColumnElement[Any]) -> ColumnElement[Any]:
-    return cast(_Seconds(column) - _Seconds(_R.c.created_at), Float)
-
-
-_SPANS = [_since_created(_R.c.acknowledged_at), _since_created(_R.c.first_response_at),
-          _since_created(_R.c.closed_at)]
+_SPANS = [cast(_R.c.ack_after_us, Float), cast(_R.c.first_response_after_us, Float),
+          cast(_R.c.close_after_us, Float)]
 
 
 def _percentile_columns(dialect: str) -> list[ColumnElement[Any]]:
@@ -235,8 +216,8 @@ def _figures(row: Any, dialect: str) -> dict[str, Any]:
     return figures
 
 
-def _hours(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds / 3600, 2)
+def _hours(micros: float | None) -> float | None:
+    return None if micros is None else round(micros / 3_600_000_000, 2)
 
 
 def _share(part: int, whole: int) -> float | None:

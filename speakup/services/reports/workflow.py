@@ -43,7 +43,7 @@ from speakup.services.core.actors import Actor
 from speakup.services.core.clock import Clock
 from speakup.services.core.errors import Conflict, Forbidden, Invalid
 from speakup.services.core.ids import new_id
-from speakup.services.reports import access, history, queries
+from speakup.services.reports import access, delays, history, queries
 from speakup.services.reports.access import Action
 from speakup.services.reports.views import REPORTER_NAME, MessageView, Person, ReportView, iso
 from speakup.vocabulary import Outcome, Role, Status
@@ -240,7 +240,9 @@ class _Step:
             raise Forbidden(f"You may not {what} this report.")
 
     def change(self, **values: Any) -> None:
-        """Set these columns of the report (the statement's SET clause is the values' keys)."""
+        """Set these columns of the report (the statement's SET clause is the values' keys),
+        with the delays of the event times among them."""
+        delays.add(values, self.report.created_at)
         self.changed = self.session.connection().execute(
             _CHANGE, {"b_report_id": self.report.id, **values}).one()
 

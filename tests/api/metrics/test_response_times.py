@@ -347,3 +347,48 @@ def test_sqlite_and_postgresql_give_identical_figures(
                         metrics.response_times(lite, query, now=history.now), group_by
     finally:
         copy.dispose()
+
+
+# --- the delays every writer keeps ------------------------------------------------------
+
+
+def test_every_step_that_sets_an_event_time_sets_its_delay(
+        client: FlaskClient, hospital: Org, login: Login, database: Database,
+        clock: SettableClock):
+    from sqlalchemy import select
+
+    from speakup.models import Report
+    from speakup.services.reports.delays import DELAYS, micros
+
+    nurse, leader = login("nurse"), login("ward_leader")
+    ids = [client.post("/api/v1/reports", json=report_body(hospital.ward),
+                       headers=nurse).json["id"] for _ in range(4)]
+    steps = [
+        lambda: client.post(f"/api/v1/reports/{ids[0]}/acknowledge", json={}, headers=leader),
+        lambda: client.post(f"/api/v1/reports/{ids[1]}/messages",
+                            json={"body": "We are looking into it."}, headers=leader),
+        lambda: client.post(f"/api/v1/reports/{ids[2]}/close", headers=leader, json={
+            "outcome": "actioned", "response": "Fixed: the alarm now relays to the desk."}),
+        lambda: client.post("/api/v1/actions", headers=leader, json={
+            "title": "Relay alarms", "description": "Relay bed alarms to the desk.",
+            "unit_id": hospital.ward, "report_ids": [ids[3]]}),
+    ]
+    for step in steps:
+        clock.set(clock.now() + timedelta(hours=3, microseconds=123457))
+        response = step()
+        assert response.status_code in (200, 201), response.get_data(True)
+    action = client.get("/api/v1/actions", headers=leader).json["items"][0]
+    clock.set(clock.now() + timedelta(hours=1, microseconds=7))
+    response = client.patch(f"/api/v1/actions/{action['id']}", headers=leader,
+                            json={"status": "in_progress", "update": "Ordered the relay."})
+    assert response.status_code == 200, response.get_data(True)
+    with database.session(write=False) as session:
+        rows = session.execute(select(Report).where(Report.id.in_(ids))).scalars().all()
+        seen = 0
+        for report in rows:
+            for moment, delay in DELAYS.items():
+                at = getattr(report, moment)
+                wanted = None if at is None else micros(report.created_at, at)
+                assert getattr(report, delay) == wanted, (moment, report.id)
+                seen += at is not None
+    assert seen >= 6  # acknowledgements, first responses and a closing
