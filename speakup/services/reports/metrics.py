@@ -44,6 +44,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    tuple_,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
@@ -163,7 +164,10 @@ def _key(group_by: str) -> ColumnElement[Any]:
             "month": _Month(_R.c.created_at)}[group_by]
 
 
-def _statement(query: Query, dialect: str, *, grouped: bool) -> Select[Any]:
+def _statement(query: Query, dialect: str, *, grouped: bool, whole: bool = False
+               ) -> Select[Any]:
+    """The figures of ``query``: overall, per group (``grouped``), or both at once in one
+    scan (``whole`` too, PostgreSQL's grouping sets; the overall row has ``whole`` 1)."""
     columns = _count_columns() + _percentile_columns(dialect)
     source = _R.outerjoin(_F, _F.c.report_id == _R.c.id)
     if grouped and query.group_by == "leader":
@@ -177,9 +181,18 @@ def _statement(query: Query, dialect: str, *, grouped: bool) -> Select[Any]:
         conditions.append(_R.c.category == query.category)
     if not grouped:
         return select(*columns).select_from(source).where(*conditions)
-    key = _key(query.group_by).label("key")
-    return (select(key, *columns).select_from(source).where(*conditions)
-            .group_by(key).order_by(key))
+    key = _key(query.group_by)
+    statement = select(key.label("key"), *columns).select_from(source).where(*conditions)
+    if whole:
+        return (statement.add_columns(func.grouping(key).label("whole"))
+                .group_by(func.grouping_sets(key, tuple_())))
+    return statement.group_by(key)
+
+
+def _one_scan(query: Query, dialect: str) -> bool:
+    """Whether the groups and the overall row come from one statement: on PostgreSQL, when
+    the groups split the reports (a report has several leaders, so not by leader)."""
+    return dialect != "sqlite" and query.group_by not in ("none", "leader")
 
 
 def response_times(session: Session, query: Query, *, now: datetime) -> dict[str, Any]:
@@ -187,11 +200,19 @@ def response_times(session: Session, query: Query, *, now: datetime) -> dict[str
     the query, which the caller adds)."""
     dialect = session.get_bind().dialect.name
     params = {"now": now}
-    overall = _figures(session.execute(_statement(query, dialect, grouped=False),
-                                       params).one()._mapping, dialect)
     groups: list[dict[str, Any]] = []
+    if _one_scan(query, dialect):
+        rows = session.execute(_statement(query, dialect, grouped=True, whole=True),
+                               params).all()
+        overall = _figures(next(r for r in rows if r.whole)._mapping, dialect)
+        rows = [r for r in rows if not r.whole]
+    else:
+        overall = _figures(session.execute(_statement(query, dialect, grouped=False),
+                                           params).one()._mapping, dialect)
+        rows = []
+        if query.group_by != "none":
+            rows = session.execute(_statement(query, dialect, grouped=True), params).all()
     if query.group_by != "none":
-        rows = session.execute(_statement(query, dialect, grouped=True), params).all()
         labels = _labels(session, query.group_by, [row.key for row in rows])
         for row in rows:
             groups.append({"key": row.key, "label": labels.get(row.key, row.key),
