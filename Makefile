@@ -36,9 +36,13 @@ openapi: $(STAMP)
 
 # speakup beside a thin Flask + SQLAlchemy app under wrk (Debian's package): SQLite, and
 # PostgreSQL too when SPEAKUP_BENCH_DATABASE_URL names a server to create scratch databases on,
-# e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres.  Writes bench/results.md.
+# e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres.  Then the same at a million reports
+# (metrics beside hand-written SQL, the huddle, inbox and submission, memory; BENCH_REPORTS
+# changes the size).  Writes bench/results.md.
+BENCH_REPORTS ?= 1000000
 bench: $(STAMP)
 	$(BIN)/python -m bench.run $(if $(SPEAKUP_BENCH_DATABASE_URL),--postgres '$(SPEAKUP_BENCH_DATABASE_URL)')
+	$(BIN)/python -m bench.scale --reports $(BENCH_REPORTS) $(if $(SPEAKUP_BENCH_DATABASE_URL),--postgres '$(SPEAKUP_BENCH_DATABASE_URL)')
 	$(BIN)/python -m bench.lock_hold
 
 clean:

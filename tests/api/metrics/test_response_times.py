@@ -392,3 +392,15 @@ def test_every_step_that_sets_an_event_time_sets_its_delay(
                 assert getattr(report, delay) == wanted, (moment, report.id)
                 seen += at is not None
     assert seen >= 6  # acknowledgements, first responses and a closing
+
+
+@pytest.mark.parametrize("query", [
+    "group_by=unit&group_by=kind", "from=0001-01-01T00:00:00Z&to=9999-12-31T23:59:59Z",
+    "unit_id=%00", "category=%27%3B--", "kind=concern&kind=gap",
+])
+def test_odd_but_well_formed_parameters_never_fail_the_server(
+        client: FlaskClient, hospital: Org, login: Login, query: str):
+    response = client.get(f"{URL}?{query}", headers=login("officer"))
+    assert response.status_code in (200, 422), response.get_data(True)
+    if response.status_code == 422:
+        assert_problem(response, 422)
