@@ -8,6 +8,7 @@ from speakup.routes import (
     auth,
     config,
     followup,
+    huddle,
     metrics,
     ops,
     org,
@@ -17,7 +18,8 @@ from speakup.routes import (
 
 
 def register(api: Api) -> None:
-    for module in (auth, org, config, reports, followup, actions, audit, metrics, webhooks):
+    for module in (auth, org, config, reports, followup, actions, audit, metrics, huddle,
+                   webhooks):
         api.register_blueprint(module.blp)
 
 
