@@ -34,6 +34,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     Float,
     Select,
     and_,
@@ -149,9 +150,12 @@ def _count_columns() -> list[ColumnElement[Any]]:
         count().filter(r.closed_at <= r.close_target_at).label("close_in_time"),
         count().filter(or_(r.closed_at.is_not(None), close_due_passed)).label("close_judged"),
         count().filter(r.anonymous == true()).label("anonymous"),
-        count(_F.c.report_id).label("answers"),
-        count().filter(_F.c.would_speak_up_again == "yes").label("again"),
     ]
+
+
+def _answer_columns() -> list[ColumnElement[Any]]:
+    return [func.count().label("answers"),
+            func.count().filter(_F.c.would_speak_up_again == "yes").label("again")]
 
 
 def _now() -> Any:
@@ -164,25 +168,45 @@ def _key(group_by: str) -> ColumnElement[Any]:
             "month": _Month(_R.c.created_at)}[group_by]
 
 
-def _statement(query: Query, dialect: str, *, grouped: bool, whole: bool = False
-               ) -> Select[Any]:
-    """The figures of ``query``: overall, per group (``grouped``), or both at once in one
-    scan (``whole`` too, PostgreSQL's grouping sets; the overall row has ``whole`` 1)."""
-    columns = _count_columns() + _percentile_columns(dialect)
-    source = _R.outerjoin(_F, _F.c.report_id == _R.c.id)
+# On SQLite a window this long reads most of the table: a plain scan beats walking the
+# creation-time index and fetching each row from it (SQLite's planner, without statistics
+# on the spread of creation times, takes the index whatever the window).
+WIDE = timedelta(days=120)
+
+
+def _statement(query: Query, dialect: str, *, grouped: bool, whole: bool = False,
+               answers: bool = False) -> Select[Any]:
+    """The figures of ``query`` (or with ``answers``, its feedback answers): overall, per
+    group (``grouped``), or both at once in one scan (``whole`` too, PostgreSQL's grouping
+    sets; the overall row has ``whole`` 1).  Feedback is counted from its own small table
+    rather than joined to every report."""
+    source: Any
+    if answers:
+        columns, source = _answer_columns(), _F.join(_R, _R.c.id == _F.c.report_id)
+    else:
+        columns, source = _count_columns() + _percentile_columns(dialect), _R
     if grouped and query.group_by == "leader":
         source = source.join(_A, and_(_A.c.report_id == _R.c.id, _A.c.active == true()))
-    conditions = [_R.c.created_at >= query.start, _R.c.created_at < query.end]
+    created: ColumnElement[Any] = _R.c.created_at
+    scan = (dialect == "sqlite" and not answers and query.unit_ids is None
+            and query.end - query.start >= WIDE)
+    if scan:
+        # SQLite's way of saying "not by this index": a unary plus on the column.
+        created = literal_column("+reports.created_at", type_=_R.c.created_at.type)
+    conditions = [created >= query.start, created < query.end]
     if query.unit_ids is not None:
         conditions.append(_R.c.unit_id.in_(query.unit_ids))
     if query.kind is not None:
         conditions.append(_R.c.kind == query.kind)
     if query.category is not None:
         conditions.append(_R.c.category == query.category)
+    statement = select(*columns).select_from(source).where(*conditions)
     if not grouped:
-        return select(*columns).select_from(source).where(*conditions)
+        return statement
     key = _key(query.group_by)
-    statement = select(key.label("key"), *columns).select_from(source).where(*conditions)
+    if scan and isinstance(key, Column):  # nor group by walking an index on the key
+        key = literal_column(f"+{key.table.name}.{key.name}", type_=key.type)
+    statement = statement.add_columns(key.label("key"))
     if whole:
         return (statement.add_columns(func.grouping(key).label("whole"))
                 .group_by(func.grouping_sets(key, tuple_())))
@@ -195,33 +219,42 @@ def _one_scan(query: Query, dialect: str) -> bool:
     return dialect != "sqlite" and query.group_by not in ("none", "leader")
 
 
+def _rows(session: Session, query: Query, dialect: str, params: dict[str, Any], *,
+          answers: bool = False) -> tuple[Any, Sequence[Any]]:
+    """The overall row and the group rows (none for ``group_by=none``)."""
+    if _one_scan(query, dialect):
+        rows = session.execute(_statement(query, dialect, grouped=True, whole=True,
+                                          answers=answers), params).all()
+        return next(r for r in rows if r.whole), [r for r in rows if not r.whole]
+    overall = session.execute(_statement(query, dialect, grouped=False, answers=answers),
+                              params).one()
+    if query.group_by == "none":
+        return overall, []
+    return overall, session.execute(_statement(query, dialect, grouped=True, answers=answers),
+                                    params).all()
+
+
 def response_times(session: Session, query: Query, *, now: datetime) -> dict[str, Any]:
     """The metrics of ``query`` as of ``now``, in the contract's shape (without the echo of
     the query, which the caller adds)."""
     dialect = session.get_bind().dialect.name
     params = {"now": now}
-    groups: list[dict[str, Any]] = []
-    if _one_scan(query, dialect):
-        rows = session.execute(_statement(query, dialect, grouped=True, whole=True),
-                               params).all()
-        overall = _figures(next(r for r in rows if r.whole)._mapping, dialect)
-        rows = [r for r in rows if not r.whole]
-    else:
-        overall = _figures(session.execute(_statement(query, dialect, grouped=False),
-                                           params).one()._mapping, dialect)
-        rows = []
-        if query.group_by != "none":
-            rows = session.execute(_statement(query, dialect, grouped=True), params).all()
-    if query.group_by != "none":
-        labels = _labels(session, query.group_by, [row.key for row in rows])
-        for row in rows:
-            groups.append({"key": row.key, "label": labels.get(row.key, row.key),
-                           **_figures(row._mapping, dialect)})
+    whole, parts = _rows(session, query, dialect, params)
+    whole_answers, part_answers = _rows(session, query, dialect, params, answers=True)
+    answers = {row.key: row for row in part_answers}
+    overall = _figures(whole._mapping, whole_answers, dialect)
+    groups = [{"key": row.key, **_figures(row._mapping, answers.get(row.key), dialect)}
+              for row in parts]
+    if groups:
+        labels = _labels(session, query.group_by, [g["key"] for g in groups])
+        for group in groups:
+            group["label"] = labels.get(group["key"], group["key"])
         groups.sort(key=_order(query.group_by, labels))
     return _suppress(groups, overall, query.threshold)
 
 
-def _figures(row: Any, dialect: str) -> dict[str, Any]:
+def _figures(row: Any, answers: Any, dialect: str) -> dict[str, Any]:
+    """A row's figures, with its feedback ``answers`` (None: nobody answered)."""
     if dialect == "sqlite":
         spans = percentiles.decode(row["spans"])
     else:
@@ -233,7 +266,8 @@ def _figures(row: Any, dialect: str) -> dict[str, Any]:
     figures["ack_within_sla_pct"] = _share(row["ack_in_time"], row["ack_judged"])
     figures["close_within_sla_pct"] = _share(row["close_in_time"], row["close_judged"])
     figures["anonymous_pct"] = _share(row["anonymous"], row["reports"])
-    figures["would_speak_up_again_pct"] = _share(row["again"], row["answers"])
+    figures["would_speak_up_again_pct"] = (
+        None if answers is None else _share(answers.again, answers.answers))
     return figures
 
 
