@@ -52,7 +52,7 @@ from sqlalchemy.engine import make_url
 
 from bench import thin_app
 from bench.thin_server import SECRET_VARIABLE
-from tests.e2e.server import free_port, run_cli, scratch_database, serve, stop
+from tests.e2e.server import SPEAKUP, free_port, scratch_database, serve, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.md"
@@ -120,6 +120,7 @@ class Target:
     database_url: str = ""
     # The reports a workflow step may take (SQL with {waiting} and {first}, its parameters).
     open_reports: tuple[str, dict[str, Any]] = ("", {})
+    seed_seconds: float = 0.0  # how long its data took to load
 
 
 @dataclass(frozen=True)
@@ -302,8 +303,8 @@ def worker_rss_mb(master: int) -> float:
 
 
 @contextmanager
-def speakup(url: str, home: Path) -> Iterator[Target]:
-    """`speakup serve` on ``url`` with the demo organisation and 20,000 reports."""
+def speakup(url: str, home: Path, reports: int = REPORTS) -> Iterator[Target]:
+    """`speakup serve` on ``url`` with the demo organisation and ``reports`` reports."""
     home.mkdir()
     # serve() raises the intake rate limit to 100,000 per hour (per worker, as counters live
     # in each worker's memory), so that the bench measures submissions, not 429s; a 429
@@ -312,7 +313,7 @@ def speakup(url: str, home: Path) -> Iterator[Target]:
     settings = {"SPEAKUP_ACCESS_TOKEN_MINUTES": "1440"}
     with serve(url, home, "--workers", str(WORKERS), "--worker-class", "gevent",
                settings=settings) as server:
-        run_cli(server.env, "demo", "--reports", str(REPORTS))
+        seed_seconds = demo(server.env, reports)
         analyze(url)
         staff, leader = (expect(server.base, Call("POST", "/api/v1/auth/login",
                                                   {"email": email, "password": DEMO_PASSWORD}),
@@ -334,14 +335,17 @@ def speakup(url: str, home: Path) -> Iterator[Target]:
                                         ACK_BODY, leader),
                       CLOSE: Call("POST", f"/api/v1/reports/{EACH}/close", CLOSE_BODY,
                                   leader)},
-                     database_url=url, open_reports=(SPEAKUP_OPEN, {"email": LEADER}))
+                     database_url=url, open_reports=(SPEAKUP_OPEN, {"email": LEADER}),
+                     seed_seconds=seed_seconds)
 
 
 @contextmanager
-def thin(url: str, home: Path) -> Iterator[Target]:
-    """The thin app under gunicorn on ``url``, with 20,000 rows."""
+def thin(url: str, home: Path, rows: int = REPORTS) -> Iterator[Target]:
+    """The thin app under gunicorn on ``url``, with ``rows`` rows."""
     home.mkdir()
-    thin_app.seed(url, REPORTS)
+    started = time.perf_counter()
+    thin_app.seed(url, rows)
+    seed_seconds = time.perf_counter() - started
     secret = secrets.token_urlsafe(48)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -368,9 +372,17 @@ def thin(url: str, home: Path) -> Iterator[Target]:
                                         ACK_BODY, leader),
                       CLOSE: Call("POST", f"/api/v1/reports/{EACH}/close", CLOSE_BODY,
                                   leader)},
-                     database_url=url, open_reports=(THIN_OPEN, {}))
+                     database_url=url, open_reports=(THIN_OPEN, {}), seed_seconds=seed_seconds)
     finally:
         stop(process)
+
+
+def demo(env: dict[str, str], reports: int) -> float:
+    """`speakup demo --reports N` with its progress bar on the terminal; the seconds it took."""
+    started = time.perf_counter()
+    subprocess.run([SPEAKUP, "demo", "--reports", str(reports)], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
 
 
 def analyze(url: str) -> None:

@@ -181,6 +181,9 @@ def new_row(data: Mapping[str, Any], *, reporter: str | None, now: datetime) -> 
     }
 
 
+SEED_BATCH = 50_000
+
+
 def seed(url: str, rows: int) -> None:
     """Create the table and add ``rows`` reports spread evenly over the past year, some
     acknowledged and closed."""
@@ -202,8 +205,10 @@ def seed(url: str, rows: int) -> None:
                            first_response_at=row["created_at"] + timedelta(hours=6),
                            closed_at=row["created_at"] + timedelta(days=9))
             batch.append(row)
-        with engine.begin() as connection:
-            connection.execute(INSERT, batch)
+            if len(batch) == SEED_BATCH or i == rows - 1:
+                with engine.begin() as connection:
+                    connection.execute(INSERT, batch)
+                batch = []
         if engine.dialect.name == "postgresql":
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
                 connection.execute(text("ANALYZE reports"))
