@@ -142,15 +142,19 @@ def in_process(url: str, result: Result, home: Path) -> None:
                                   "SPEAKUP_DB_STATEMENT_TIMEOUT_MS": "60000"})
     app = create_app(settings)
     client = app.test_client()
-    token = client.post("/api/v1/auth/login",
-                        json={"email": OFFICER, "password": PASSWORD}).json["access_token"]
+    signed_in: Any = client.post("/api/v1/auth/login",
+                                 json={"email": OFFICER, "password": PASSWORD}).json
+    token = signed_in["access_token"]
     officer = {"Authorization": f"Bearer {token}"}
     now = datetime.now(UTC)
     start = now - timedelta(days=365)
     window = f"from={start:%Y-%m-%dT%H:%M:%S}Z&to={now:%Y-%m-%dT%H:%M:%S}Z"
     engine = make_engine(url)
     sqlite = url.startswith("sqlite")
-    fmt = (lambda t: t.strftime("%Y-%m-%d %H:%M:%S.%f")) if sqlite else (lambda t: t)
+
+    def fmt(moment: datetime) -> Any:
+        return moment.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else moment
+
     params = {"start": fmt(start.replace(microsecond=0)),
               "end": fmt(now.replace(microsecond=0)), "now": fmt(now)}
     counted: list[str] = []
