@@ -1,14 +1,18 @@
 """The demo organisation and a realistic report history, for ``speakup demo``.
 
-:func:`seed` creates a small hospital once (units, leaders, a safety officer, an admin and
-staff, all with :data:`DEMO_PASSWORD`) and adds report history spread over the past year:
-routed like real submissions, acknowledged and closed with realistic delays, some late, some
-still open past their due times.  Anonymous reports store nothing that points at a person.
+:func:`seed` creates a hospital group once (four sites, over a hundred units up to five
+levels deep, leaders, safety officers, an admin and staff, all with :data:`DEMO_PASSWORD`)
+and adds report history spread over the past year: routed like real submissions,
+acknowledged, discussed, closed, reopened and given feedback with realistic delays (some
+late, some still open past their due times, a few never acknowledged), and some answered by
+improvement actions.  About 40% of the reports are anonymous, and store nothing that points
+at a person.  Every row is built by the services' own row builders (see
+:mod:`speakup.demo.history`).
 
 History is written in batches, one transaction and one bulk insert per table each (see
-:class:`Wire`), so a hundred thousand reports take seconds rather than minutes.  The data is
-made up: the random numbers here pick demo content and are no security measure (receipt keys
-still come from :mod:`secrets`).
+:class:`Wire`), built in a child process while the database takes the previous batch, so a
+million reports take minutes.  The data is made up: the random numbers here pick demo
+content and are no security measure (ids and receipt keys still come from :mod:`secrets`).
 """
 
 from __future__ import annotations

@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Dialect, column, insert
+from sqlalchemy import JSON, Dialect, column, insert
 from sqlalchemy import table as _table
 from sqlalchemy.engine.default import DefaultDialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
 from speakup.db import Base
 
 SQLITE_CACHE_KIB = 256 * 1024
+
+
+@dataclass
+class Packed:
+    """Rows of one table as the driver takes them: a tuple of values per row, in the order of
+    ``keys``."""
+
+    table: str
+    keys: tuple[str, ...]
+    values: list[tuple[Any, ...]]
 
 
 
@@ -26,29 +39,40 @@ class Wire:
 
     Rows carry values already in the form the real column types would send: times through
     :attr:`time` (naive UTC in, checked once against the real column type), JSON through
-    :meth:`json` once per distinct value, strings, numbers and booleans as they are.  Each
-    batch of a table is one ``executemany`` of an INSERT compiled by SQLAlchemy for the
-    database, with positional parameters; on PostgreSQL with psycopg 3 it is a ``COPY``,
-    which halves the time there.
+    :meth:`json`, strings, numbers and booleans as they are.  Each batch of a table is one
+    ``executemany`` of an INSERT compiled by SQLAlchemy for the database, with positional
+    parameters; on PostgreSQL with psycopg 3 it is a ``COPY``, which halves the time there,
+    and whose text form takes times as text too (formatting and pickling datetimes would
+    cost more than the rest of a row).
+
+    Rows can be packed (:meth:`pack`: tuples, JSON serialised) apart from inserting them, so
+    that another process can do it.
     """
 
     def __init__(self, dialect: Dialect) -> None:
         tables = Base.metadata.tables
-        self.time = _time_form(tables["reports"].c.created_at.type, dialect)
-        self._json = tables["report_events"].c.details.type.dialect_impl(
+        self._copy = dialect.name == "postgresql" and dialect.driver == "psycopg"
+        self.time = (_utc_text if self._copy
+                     else _time_form(tables["reports"].c.created_at.type, dialect))
+        processor = tables["report_events"].c.details.type.dialect_impl(
             dialect).bind_processor(dialect)
+        # As text (SQLite's form, and what COPY sends): the JSON as SQLAlchemy's default
+        # serialiser writes it, without its wrapper.
+        self._json: Callable[[Any], Any] = (json.dumps if self._copy or dialect.name == "sqlite"
+                                            else processor or _same)
+        self._empty = self.json({})
         # Positional parameters, so rows go to the driver as tuples: PostgreSQL's drivers
         # take "format" (%s) as well as their default "pyformat".
         self._dialect = dialect
         if not dialect.positional and isinstance(dialect, DefaultDialect):
             self._dialect = type(dialect)(paramstyle="format")
         self.sqlite = dialect.name == "sqlite"
-        self._copy = dialect.name == "postgresql" and dialect.driver == "psycopg"
         self._quote = dialect.identifier_preparer.quote
-        self._statements: dict[tuple[str, tuple[str, ...]], tuple[str, itemgetter[Any]]] = {}
+        self._statements: dict[tuple[str, tuple[str, ...]], tuple[
+            str, Callable[[tuple[Any, ...]], tuple[Any, ...]] | None]] = {}
 
     def json(self, value: dict[str, Any]) -> Any:
-        return value if self._json is None else self._json(value)
+        return self._json(value)
 
     @contextmanager
     def roomy_cache(self, session: Session) -> Iterator[None]:
@@ -69,32 +93,88 @@ class Wire:
     def insert(self, session: Session, table: str, rows: list[dict[str, Any]]) -> None:
         """Insert ``rows`` (dicts with the same keys) into ``table``, in the session's
         transaction."""
-        if not rows:
-            return
-        keys = tuple(rows[0])
-        if self._copy:
-            self._copy_rows(session, table, keys, rows)
-        else:
-            sql, values = self._statement(table, keys)
-            session.connection().exec_driver_sql(sql, list(map(values, rows)))
+        packed = self.pack(table, rows)
+        if packed is not None:
+            self.insert_packed(session, packed)
 
-    def _copy_rows(self, session: Session, table: str, keys: tuple[str, ...],
-                   rows: list[dict[str, Any]]) -> None:
-        columns = ", ".join(map(self._quote, keys))
-        sql = f"COPY {self._quote(table)} ({columns}) FROM STDIN"
+    def pack(self, table: str, rows: list[dict[str, Any]], *, by: str | None = None
+             ) -> Packed | None:
+        """``rows`` (dicts with the same keys) as the driver takes them, JSON columns
+        serialised (text is taken as serialised already), in the order of column ``by`` if
+        given: sorted stably, so that the rows of one report keep their order and an index on
+        it is written page after page rather than all over.  None for no rows.  Pure: fit
+        for another process."""
+        if not rows:
+            return None
+        keys = tuple(rows[0])
+        columns = Base.metadata.tables[table].c
+        for key in keys:
+            if isinstance(columns[key].type, JSON):
+                serialise, empty = self._json, self._empty
+                for row in rows:
+                    value = row[key]
+                    if value.__class__ is not str:
+                        row[key] = serialise(value) if value else empty
+        if len(keys) == 1:
+            values = [(row[keys[0]],) for row in rows]
+        else:
+            values = list(map(itemgetter(*keys), rows))
+        if by is not None:
+            values.sort(key=itemgetter(keys.index(by)))
+        return Packed(table, keys, values)
+
+    def insert_packed(self, session: Session, packed: Packed) -> None:
+        """Insert packed rows, in the session's transaction."""
+        if self._copy:
+            self._copy_rows(session, packed)
+        else:
+            sql, order = self._statement(packed.table, packed.keys)
+            values = packed.values
+            if order is not None:
+                values = list(map(order, values))
+            session.connection().exec_driver_sql(sql, values)
+
+    def _copy_rows(self, session: Session, packed: Packed) -> None:
+        columns = ", ".join(map(self._quote, packed.keys))
+        sql = f"COPY {self._quote(packed.table)} ({columns}) FROM STDIN"
         driver: Any = session.connection().connection.driver_connection
         with driver.cursor() as cursor, cursor.copy(sql) as copy:
-            for row in map(itemgetter(*keys), rows):
-                copy.write_row(row)
+            write = copy.write_row
+            for row in packed.values:
+                write(row)
 
-    def _statement(self, table: str, keys: tuple[str, ...]) -> tuple[str, itemgetter[Any]]:
-        """The INSERT for these columns and the function that lines a row up with it."""
+    def skip_reference_checks(self, session: Session) -> bool:
+        """On PostgreSQL, no foreign-key checks for the rest of the session's transaction,
+        where the role may turn them off (a superuser, or one granted SET on
+        ``session_replication_role``); returns whether they are off.  Each check is a query
+        per inserted row, three quarters of a COPY's time, for references that the demo
+        builds from rows it has just read or written.  The demo's tables have no other
+        triggers on INSERT; a test holds this to be so, and the demo's rows to their foreign
+        keys."""
+        if self._dialect.name != "postgresql":
+            return False
+        savepoint = session.begin_nested()
+        try:
+            session.connection().exec_driver_sql(
+                "SET LOCAL session_replication_role = replica")
+        except DBAPIError:
+            savepoint.rollback()
+            return False
+        savepoint.commit()
+        return True
+
+    def _statement(self, table: str, keys: tuple[str, ...]
+                   ) -> tuple[str, Callable[[tuple[Any, ...]], tuple[Any, ...]] | None]:
+        """The INSERT for these columns and the function that lines a packed row up with it
+        (None when the row is in order already)."""
         if (table, keys) not in self._statements:
             statement = insert(_table(table, *(column(key) for key in keys)))
             compiled = statement.compile(dialect=self._dialect)
             if compiled.positiontup is None:
                 raise RuntimeError(f"{self._dialect.name} takes no positional parameters")
-            self._statements[table, keys] = (compiled.string, itemgetter(*compiled.positiontup))
+            order = tuple(keys.index(name) for name in compiled.positiontup)
+            self._statements[table, keys] = (compiled.string, None if order == tuple(
+                range(len(keys))) else itemgetter(*order))
         return self._statements[table, keys]
 
 
@@ -114,8 +194,17 @@ def _time_form(column_type: TypeEngine[Any], dialect: Dialect) -> Callable[[date
     return exact
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
 def _sqlite_text(moment: datetime) -> str:
     return moment.isoformat(" ", "microseconds")
+
+
+def _utc_text(moment: datetime) -> str:
+    """A naive UTC time as PostgreSQL reads a ``timestamptz`` in UTC."""
+    return moment.isoformat(" ", "microseconds") + "+00"
 
 
 def _aware(moment: datetime) -> datetime:

@@ -1,4 +1,11 @@
-"""The demo organisation: a small hospital's units and people, created through the services."""
+"""The demo organisation: a hospital group's units and people, created through the services.
+
+Riverside General Hospital, its people and the featured logins are written out one by one
+(the README's walkthrough, the tests and the benchmarks name them); the group's other units,
+three more sites and further departments and wards at Riverside, come from the outline
+:data:`GROUP`, with a generated leader for each unit marked ``L`` and a member of staff for
+each unit with nothing below it.  The tree is five levels deep at its deepest.
+"""
 
 from __future__ import annotations
 
@@ -44,7 +51,7 @@ def _u(code: str, name: str, parent: str | None, weight: float, *areas: str) -> 
 
 # Departments with and without leaders, wards with their own leaders and wards without, so
 # routing climbs the tree: ED Minors -> Emergency (no leaders) -> the site's director.
-UNITS: tuple[UnitSpec, ...] = (
+RIVERSIDE: tuple[UnitSpec, ...] = (
     _u(SITE_CODE, "Riverside General Hospital", None, 2, "site"),
     _u("DEMO-MED", "Medicine", SITE_CODE, 2, "clinical"),
     _u("DEMO-MED-W7", "Ward 7 - Acute Medical Unit", "DEMO-MED", 10, "clinical"),
@@ -67,6 +74,135 @@ UNITS: tuple[UnitSpec, ...] = (
     _u("DEMO-FAC-POR", "Portering and Logistics", "DEMO-FAC", 3, "facilities"),
     _u("DEMO-FAC-DOM", "Domestic and Catering Services", "DEMO-FAC", 2, "facilities"),
 )
+
+# The rest of the group, by the unit it hangs below (None: a site of its own).  A line is
+# ``code | name | areas | leaders | weight``, indented two spaces per level below the
+# previous line's unit; leaders ``L`` gives the unit a generated leader, ``-`` none.
+GROUP: dict[str | None, str] = {
+    SITE_CODE: """
+        DEMO-CSS | Clinical Support Services | | L | 1
+          DEMO-CSS-PATH | Pathology | lab | - | 0.5
+            DEMO-CSS-PATH-BS | Blood Sciences Laboratory | lab | L | 2
+            DEMO-CSS-PATH-MIC | Microbiology Laboratory | lab | - | 1.5
+            DEMO-CSS-PATH-CP | Cellular Pathology | lab | - | 1
+          DEMO-CSS-RAD | Radiology | imaging | L | 0.5
+            DEMO-CSS-RAD-CT | CT Scanning | imaging | - | 2
+            DEMO-CSS-RAD-MRI | MRI Unit | imaging | - | 1.5
+            DEMO-CSS-RAD-IR | Interventional Radiology | imaging clinical | L | 1.5
+          DEMO-CSS-PHA | Pharmacy | pharmacy | L | 0.5
+            DEMO-CSS-PHA-DIS | Dispensary | pharmacy | - | 2
+            DEMO-CSS-PHA-ASU | Aseptic Services Unit | pharmacy | - | 1
+        DEMO-CC | Critical Care | clinical critical | L | 1
+          DEMO-CC-ICU | Intensive Care Unit | clinical critical | L | 4
+          DEMO-CC-HDU | High Dependency Unit | clinical critical | - | 2.5
+          DEMO-CC-OUT | Critical Care Outreach Team | clinical critical | - | 1
+    """,
+    "DEMO-MED": """
+        DEMO-MED-W8 | Ward 8 - Gastroenterology | clinical | L | 3
+        DEMO-MED-W10 | Ward 10 - Stroke Unit | clinical | L | 3
+          DEMO-MED-W10-HASU | Hyperacute Stroke Bay | clinical critical | - | 1.5
+        DEMO-MED-END | Endoscopy Unit | clinical | - | 2
+    """,
+    "DEMO-SUR": """
+        DEMO-SUR-W14 | Ward 14 - General Surgery | clinical | L | 3
+        DEMO-SUR-DSU | Day Surgery Unit | clinical theatre | L | 2.5
+          DEMO-SUR-DSU-REC | Day Surgery Recovery | clinical theatre | - | 1
+    """,
+    "DEMO-ED": """
+        DEMO-ED-PAED | Paediatric Emergency Department | clinical ed children | - | 2.5
+    """,
+    "DEMO-FAC": """
+        DEMO-FAC-SEC | Security | facilities | - | 1
+    """,
+    None: """
+        DEMO-NF | Northfield Community Hospital | site | L | 1
+          DEMO-NF-OPM | Medicine for Older People | clinical | L | 1
+            DEMO-NF-OPM-W1 | Ward 1 - Elderly Care | clinical | L | 3
+            DEMO-NF-OPM-W2 | Ward 2 - Frailty Unit | clinical | L | 3
+            DEMO-NF-OPM-W3 | Ward 3 - Rehabilitation | clinical | - | 2.5
+            DEMO-NF-OPM-DH | Falls and Frailty Day Hospital | clinical | - | 1
+          DEMO-NF-COM | Community Services | community | L | 1
+            DEMO-NF-COM-DN | District Nursing | community clinical | L | 1
+              DEMO-NF-COM-DN-N | District Nursing - North Team | community clinical | - | 2
+              DEMO-NF-COM-DN-S | District Nursing - South Team | community clinical | - | 2
+              DEMO-NF-COM-DN-E | District Nursing - East Team | community clinical | L | 2
+            DEMO-NF-COM-ICT | Intermediate Care Team | community clinical | - | 1.5
+            DEMO-NF-COM-PAL | Palliative Care Team | community clinical | L | 1.5
+          DEMO-NF-MH | Mental Health Services | mental_health | L | 1
+            DEMO-NF-MH-ASH | Ash Ward - Adult Acute Mental Health | mental_health clinical | L | 3
+            DEMO-NF-MH-ELM | Elm Ward - Older Adult Mental Health | mental_health clinical | - | 2
+            DEMO-NF-MH-CRI | Crisis Resolution Team | mental_health community | L | 1.5
+          DEMO-NF-UTC | Urgent Treatment Centre | clinical ed | L | 3
+          DEMO-NF-OPD | Outpatients | outpatients | - | 0.5
+            DEMO-NF-OPD-MAIN | Main Outpatients | outpatients | - | 1.5
+            DEMO-NF-OPD-PHL | Phlebotomy | outpatients lab | - | 1
+          DEMO-NF-FAC | Estates and Facilities | facilities | L | 0.5
+            DEMO-NF-FAC-EST | Estates | facilities | - | 1
+            DEMO-NF-FAC-CAT | Catering | facilities | - | 1
+        DEMO-EB | Eastbrook Hospital | site | L | 1
+          DEMO-EB-MED | Medicine | clinical | L | 1
+            DEMO-EB-MED-AMU | Acute Medical Unit | clinical | L | 4
+            DEMO-EB-MED-W4 | Ward 4 - Cardiology | clinical | L | 3
+            DEMO-EB-MED-W5 | Ward 5 - Respiratory | clinical | - | 3
+            DEMO-EB-MED-W6 | Ward 6 - Diabetes and Endocrinology | clinical | - | 2.5
+            DEMO-EB-MED-REN | Renal Unit | clinical | L | 1
+              DEMO-EB-MED-REN-HD | Haemodialysis Unit | clinical | - | 2
+          DEMO-EB-SUR | Surgery | clinical | - | 1
+            DEMO-EB-SUR-TH | Theatres | clinical theatre | L | 4
+              DEMO-EB-SUR-TH-REC | Theatre Recovery | clinical theatre | - | 1.5
+            DEMO-EB-SUR-W20 | Ward 20 - Trauma and Orthopaedics | clinical | L | 3
+            DEMO-EB-SUR-W21 | Ward 21 - Urology | clinical | - | 2
+          DEMO-EB-ED | Emergency Department | clinical ed | L | 5
+            DEMO-EB-ED-SDEC | Same Day Emergency Care | clinical ed | - | 2
+          DEMO-EB-WC | Women and Children | clinical | L | 1
+            DEMO-EB-WC-MAT | Maternity Services | clinical maternity | L | 1
+              DEMO-EB-WC-MAT-LW | Labour Ward | clinical maternity | L | 4
+              DEMO-EB-WC-MAT-AN | Antenatal and Postnatal Ward | clinical maternity | - | 2.5
+              DEMO-EB-WC-MAT-CM | Community Midwifery | maternity community | L | 0.5
+                DEMO-EB-WC-MAT-CM-N | Community Midwives - North | maternity community | - | 1.5
+                DEMO-EB-WC-MAT-CM-S | Community Midwives - South | maternity community | - | 1.5
+            DEMO-EB-WC-PAED | Children's Ward | clinical children | L | 3
+            DEMO-EB-WC-SCBU | Special Care Baby Unit | clinical children | - | 2
+          DEMO-EB-CSS | Diagnostics and Pharmacy | | L | 0.5
+            DEMO-EB-CSS-RAD | Imaging | imaging | - | 2
+            DEMO-EB-CSS-LAB | Laboratories | lab | - | 2
+            DEMO-EB-CSS-PHA | Pharmacy | pharmacy | L | 1.5
+          DEMO-EB-FAC | Facilities | facilities | - | 0.5
+            DEMO-EB-FAC-POR | Portering | facilities | - | 1.5
+            DEMO-EB-FAC-HK | Housekeeping | facilities | - | 1.5
+        DEMO-HS | Hillside Rehabilitation Centre | site | - | 0.5
+          DEMO-HS-NEU | Neurorehabilitation | clinical | L | 1
+            DEMO-HS-NEU-OAK | Oak Ward - Brain Injury | clinical | L | 2.5
+            DEMO-HS-NEU-BIR | Birch Ward - Spinal Injuries | clinical | - | 2
+          DEMO-HS-THR | Therapies | clinical | L | 1
+            DEMO-HS-THR-PT | Physiotherapy | clinical | - | 1.5
+            DEMO-HS-THR-OT | Occupational Therapy | clinical | - | 1.5
+            DEMO-HS-THR-SLT | Speech and Language Therapy | clinical | - | 1
+          DEMO-HS-OPD | Outpatient Clinics | outpatients | - | 1
+    """,
+}
+
+
+def _outline(parent: str | None, text: str) -> list[tuple[UnitSpec, bool]]:
+    """The units of one outline of :data:`GROUP`, parents first, each with whether it gets a
+    leader."""
+    found: list[tuple[UnitSpec, bool]] = []
+    above: list[tuple[int, str | None]] = [(-1, parent)]  # (indent, code) of the open levels
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip())
+        code, name, areas, leaders, weight = (part.strip() for part in line.split("|"))
+        while above[-1][0] >= indent:
+            above.pop()
+        found.append((_u(code, name, above[-1][1], float(weight), *areas.split()),
+                      leaders == "L"))
+        above.append((indent, code))
+    return found
+
+
+_GROUP = [unit for parent, text in GROUP.items() for unit in _outline(parent, text)]
+UNITS: tuple[UnitSpec, ...] = RIVERSIDE + tuple(spec for spec, _led in _GROUP)
 
 
 def _p(email: str, name: str, roles: str, unit: str | None = None, leads: str = "",
@@ -108,6 +244,40 @@ PEOPLE: tuple[PersonSpec, ...] = (
     _p("estates", "Paul Jenkins", "staff", "DEMO-FAC-EST"),
     _p("domestic", "Fatima Hussain", "staff", "DEMO-FAC-DOM"),
 )
+
+_FIRST = ("Amara", "Ben", "Chidi", "Daisy", "Emre", "Fiona", "Gareth", "Hina", "Isaac",
+          "Jasmine", "Kofi", "Laura", "Mohammed", "Niamh", "Oliver", "Priya", "Rhys", "Sofia",
+          "Tariq", "Una", "Victor", "Wen", "Zara", "Aled", "Bethan", "Callum", "Deepa",
+          "Ewan", "Farah", "Georgia", "Hamza", "Imogen", "Jonah", "Keisha", "Leon", "Maya",
+          "Nathan")
+_LAST = ("Abbott", "Begum", "Clarke", "Dlamini", "Edwards", "Fernandes", "Griffiths", "Hart",
+         "Iqbal", "Jones", "Khan", "Lloyd", "Murphy", "Nwosu", "Osei", "Price", "Qureshi",
+         "Roberts", "Singh", "Turner", "Upton", "Vaughan", "Walsh", "Yates", "Zielinski",
+         "Bennett", "Chowdhury", "Doyle", "Evans", "Fox", "Gill", "Hughes", "Ibrahim",
+         "Kaur", "Morgan", "Novak", "Okonkwo", "Parry", "Rahman", "Stewart", "Taylor")
+
+
+def _generated_people() -> tuple[PersonSpec, ...]:
+    """A leader for each ``L`` unit of :data:`GROUP` (a ward's leader works there as staff
+    too) and a member of staff for each of its units with nothing below them; names made up
+    in a fixed order, e-mail addresses from the unit's code."""
+    parents = {spec.parent for spec, _led in _GROUP}
+    people = []
+    for spec, led in _GROUP:
+        slug = spec.code.removeprefix("DEMO-").lower()
+        leaf = spec.code not in parents
+        if led:
+            roles = "leader staff" if leaf else "leader"
+            people.append((f"{slug}.lead", roles, spec.code, spec.code))
+        if leaf:
+            people.append((f"{slug}.staff", "staff", spec.code, ""))
+    return tuple(
+        _p(email, f"{_FIRST[i % len(_FIRST)]} {_LAST[(7 * i + 3) % len(_LAST)]}", roles, unit,
+           leads)
+        for i, (email, roles, unit, leads) in enumerate(people))
+
+
+PEOPLE += _generated_people()  # after the named ones, whose order the tests rely on
 
 # Reporters are plain staff: never a leader or safety officer, so never an assignee.
 REPORTER_ROLES = frozenset({"staff"})

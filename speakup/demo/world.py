@@ -12,8 +12,15 @@ from sqlalchemy.orm import Session
 
 from speakup.demo.bulk import Wire
 from speakup.demo.content import (
+    ACKNOWLEDGEMENTS,
+    ACTION_UPDATES,
+    ACTIONS,
     DAYS,
     KIND_WEIGHTS,
+    NOTES,
+    OFFICER_REOPEN_REASONS,
+    REOPEN_REASONS,
+    REPLIES,
     RESPONSES,
     SHIFTS,
     TEMPLATES,
@@ -52,8 +59,14 @@ class Place:
     id: str
     name: str
     texts: dict[str, tuple[Text, ...]]  # by kind; never empty
+    acknowledgements: tuple[str, ...]  # sent with an acknowledgement
     updates: tuple[str, ...]  # staff updates to the reporter
+    notes: tuple[str, ...]  # internal notes
+    replies: tuple[str, ...]  # the reporter's answers
     responses: dict[str, tuple[str, ...]]  # closing responses by outcome
+    reopen_reasons: tuple[tuple[str, ...], tuple[str, ...]]  # the reporter's, an officer's
+    actions: dict[str, tuple[str, str]]  # an action's title and description by category
+    action_updates: dict[str, tuple[str, ...]]  # by the action's new status
     routes: tuple[Route, Route]  # indexed by involves_leader
     reporters: tuple[str, ...]  # staff of the same department
 
@@ -64,6 +77,7 @@ class World:
     place_weights: list[float]  # cumulative
     reporters: tuple[str, ...]  # every plain staff member
     categories: dict[str, str]  # template category -> an active category
+    officers: tuple[str, ...]  # the active safety officers
 
 
 def load_world(session: Session, wire: Wire, rng: random.Random) -> World:
@@ -82,16 +96,26 @@ def load_world(session: Session, wire: Wire, rng: random.Random) -> World:
         department = _department(unit.id, parents)
         local = tuple(uid for uid, home in staff.items()
                       if home is not None and _department(home, parents) == department)
+        name = unit.name
+
+        def worded(texts: tuple[str, ...], name: str = name) -> tuple[str, ...]:
+            return tuple(text.format(unit=name, shift=rng.choice(SHIFTS)) for text in texts)
+
         places.append(Place(
-            id=unit.id, name=unit.name, texts=_texts_for(specs[unit.code], unit.name, rng),
-            updates=tuple(text.format(unit=unit.name) for text in UPDATES),
-            responses={outcome: tuple(text.format(unit=unit.name) for text in texts)
-                       for outcome, texts in RESPONSES.items()},
+            id=unit.id, name=name, texts=_texts_for(specs[unit.code], name, rng),
+            acknowledgements=worded(ACKNOWLEDGEMENTS), updates=worded(UPDATES),
+            notes=worded(NOTES), replies=worded(REPLIES),
+            responses={outcome: worded(texts) for outcome, texts in RESPONSES.items()},
+            reopen_reasons=(worded(REOPEN_REASONS), worded(OFFICER_REOPEN_REASONS)),
+            actions={category: (title.format(unit=name), description)
+                     for category, (title, description) in ACTIONS.items()},
+            action_updates={status: worded(texts) for status, texts in ACTION_UPDATES.items()},
             routes=(_route(session, wire, unit, False), _route(session, wire, unit, True)),
             reporters=local,
         ))
     weights = list(itertools.accumulate(specs[u.code].weight for u in units))
-    return World(places, weights, tuple(staff), _category_map(session))
+    officers = tuple(o.id for o in routing.safety_officers(session))
+    return World(places, weights, tuple(staff), _category_map(session), officers)
 
 
 def _reporters(session: Session) -> dict[str, str | None]:
