@@ -335,7 +335,8 @@ def test_sqlite_and_postgresql_give_identical_figures(
             for table in Base.metadata.sorted_tables:
                 if table.name in ("alembic_version",):
                     continue
-                rows = [dict(r._mapping) for r in source.execute(select(table))]
+                rows = _parents_first(table, [dict(r._mapping)
+                                              for r in source.execute(select(table))])
                 if rows:
                     target.execute(table.delete())
                     target.execute(insert(table), rows)
@@ -349,6 +350,26 @@ def test_sqlite_and_postgresql_give_identical_figures(
                         metrics.response_times(lite, query, now=history.now), group_by
     finally:
         copy.dispose()
+
+
+def _parents_first(table: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` ordered so that a row referring to another of the same table (a unit's
+    parent) comes after it: PostgreSQL returns rows in no particular order."""
+    own = [(fk.parent.name, fk.column.name) for fk in table.foreign_keys
+           if fk.column.table is table]
+    if not own:
+        return rows
+    placed: set[Any] = set()
+    ordered: list[dict[str, Any]] = []
+    while len(ordered) < len(rows):
+        for row in rows:
+            key = tuple(row[referred] for _, referred in own)
+            if key in placed:
+                continue
+            if all(row[column] is None or (row[column],) in placed for column, _ in own):
+                ordered.append(row)
+                placed.add(key)
+    return ordered
 
 
 # --- the delays every writer keeps ------------------------------------------------------
