@@ -20,6 +20,8 @@ from __future__ import annotations
 import random
 from datetime import UTC, timedelta
 
+from sqlalchemy.orm import Session
+
 from speakup.db import Database
 from speakup.demo.bulk import Wire
 from speakup.demo.history import History
@@ -62,21 +64,26 @@ def seed(
 
     ``reports=None`` adds :data:`DEFAULT_REPORTS` when the organisation is created now and
     none otherwise; a number adds that many on every run.  Reports are created over the
-    ``HISTORY_DAYS`` before ``clock.now()`` and committed in batches of :data:`BATCH`; the
-    organisation is dated a day before that, so everyone in it predates the history.
+    ``HISTORY_DAYS`` before ``clock.now()`` and committed in batches (see
+    :meth:`History.write`), all on one database connection; the organisation is dated a day
+    before that, so everyone in it predates the history.
     ``rng`` makes the content repeatable (ids and receipt keys stay random).
     """
     clock = clock or SystemClock()
     rng = rng or random.Random()  # noqa: S311 - picks demo content, protects nothing
     founded = SettableClock(clock.now() - timedelta(days=HISTORY_DAYS + 1))
     created = create_organisation(database, settings, founded, progress)
-    with database.session() as session:
-        count = (DEFAULT_REPORTS if created else 0) if reports is None else reports
-        if count:
-            wire = Wire(session.get_bind().dialect)
+    count = (DEFAULT_REPORTS if created else 0) if reports is None else reports
+    if count:
+        # One connection throughout, whatever the pool does between transactions: the
+        # history's writes want its page cache (see Wire.roomy_cache) warm from batch to
+        # batch.  On SQLite each transaction takes the write lock at once, as write blocks do.
+        with database.engine.connect() as connection, Session(
+                connection.execution_options(sqlite_begin="IMMEDIATE")) as session:
+            wire = Wire(connection.dialect)
             now = clock.now().astimezone(UTC).replace(tzinfo=None)
             history = History(load_world(session, wire, rng), wire,
-                               Keys.from_secret(settings.secret_key), now, rng)
+                              Keys.from_secret(settings.secret_key), now, rng)
             history.write(session, count, progress)
     return SeedResult(created, count, logins())
 

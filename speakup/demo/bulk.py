@@ -19,7 +19,7 @@ from sqlalchemy.types import TypeEngine
 
 from speakup.db import Base
 
-SQLITE_CACHE_KIB = 256 * 1024
+SQLITE_CACHE_KIB = 1024 * 1024
 
 
 @dataclass
@@ -76,9 +76,11 @@ class Wire:
 
     @contextmanager
     def roomy_cache(self, session: Session) -> Iterator[None]:
-        """On SQLite, a page cache of SQLITE_CACHE_KIB on the session's connection for the
-        duration, then the previous size: random ids scatter the index writes over many
-        pages, and the default 2 MiB cache would write and read them again and again."""
+        """On SQLite, a page cache of up to SQLITE_CACHE_KIB on the session's connection for
+        the duration, then the previous size: random ids scatter the index writes over many
+        pages, and the default 2 MiB cache would write and read them again and again (at a
+        million reports the indexes on report ids take about a gigabyte).  The session must
+        keep its connection across commits (bound to one)."""
         if not self.sqlite:
             yield
             return

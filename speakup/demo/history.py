@@ -176,12 +176,7 @@ class Rows:
 
     def insert(self, session: Session, wire: Wire) -> None:
         """Insert everything, parents first (one executemany or COPY per table)."""
-        insert(session, wire, self.pack(wire))
-
-
-def insert(session: Session, wire: Wire, batch: list[Packed]) -> None:
-    with wire.roomy_cache(session):
-        for packed in batch:
+        for packed in self.pack(wire):
             wire.insert_packed(session, packed)
 
 
@@ -252,7 +247,8 @@ class History:
     def write(self, session: Session, count: int, progress: Progress,
               parallel: bool | None = None) -> None:
         """Add ``count`` reports created over the past HISTORY_DAYS, a commit after every
-        batch that brings the transaction to COMMIT_EVERY reports, and after the last.
+        batch that brings the transaction to COMMIT_EVERY reports, and after the last (the
+        session keeps one connection throughout: its page cache stays warm).
         With ``parallel`` (by default when there is more than one batch and the platform
         forks) the batches are built in a child process while the last one is inserted."""
         plan = day_plan(count, self.now, self.rng)
@@ -262,13 +258,14 @@ class History:
         batches = ahead.in_child(lambda: self.batches(plan)) if parallel \
             else self.batches(plan)
         uncommitted = 0
-        with progress(count, "Adding demo reports") as bar:
+        with progress(count, "Adding demo reports") as bar, self.wire.roomy_cache(session):
             for runs, batch in zip(years, batches, strict=True):
                 if not uncommitted:
                     self.wire.skip_reference_checks(session)
                 refs = references_for(session, runs)
                 _with_references(batch, refs)
-                insert(session, self.wire, batch)
+                for packed in batch:
+                    self.wire.insert_packed(session, packed)
                 uncommitted += len(refs)
                 if uncommitted >= COMMIT_EVERY:
                     session.commit()
