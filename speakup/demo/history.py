@@ -82,7 +82,6 @@ class Weighted:
         return self.names[bisect.bisect(self.cumulative, rng.random() * self.cumulative[-1])]
 
 
-
 OUTCOMES = {kind: Weighted.of(w) for kind, w in OUTCOME_WEIGHTS.items()}
 LOOP_CLOSED = {outcome: Weighted.of(w) for outcome, w in LOOP_CLOSED_WEIGHTS.items()}
 AGAIN = {answer: Weighted.of(w) for answer, w in AGAIN_WEIGHTS.items()}
