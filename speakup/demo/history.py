@@ -205,10 +205,8 @@ class Case:
 
     def delays(self, values: dict[str, Any], at: datetime) -> None:
         """Add to a step's ``values`` the delays of the event times among them, as the
-        service's UPDATE sets them (see :func:`delays.add`), from the step's naive time."""
-        for moment, delay in delays.DELAYS.items():
-            if values.get(moment) is not None:
-                values[delay] = delays.micros(self.created, at)
+        service's UPDATE sets them, from the step's naive time."""
+        delays.add(values, self.created, at)
 
 
 @dataclass

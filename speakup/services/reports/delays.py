@@ -29,11 +29,14 @@ def micros(created_at: datetime, moment: datetime) -> int:
     return (moment - created_at) // MICROSECOND
 
 
-def add(values: MutableMapping[str, Any], created_at: datetime) -> None:
-    """Add to a report's changed ``values`` the delay of each event time among them."""
+def add(values: MutableMapping[str, Any], created_at: datetime,
+        at: datetime | None = None) -> None:
+    """Add to a report's changed ``values`` the delay of each event time among them.  With
+    ``at``, that is when every one of them happened (a bulk writer's ``values`` hold the
+    times in the form it sends, not as datetimes)."""
     for moment, delay in DELAYS.items():
         if values.get(moment) is not None:
-            values[delay] = micros(created_at, values[moment])
+            values[delay] = micros(created_at, values[moment] if at is None else at)
 
 
 class MicrosSinceCreated(FunctionElement[Any]):
