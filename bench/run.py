@@ -530,13 +530,21 @@ def scratch_base(base: str, name: str) -> str:
     return url.set(database=name).render_as_string(hide_password=False)
 
 
+def scratch_pair(stack: ExitStack, base: str | None, folder: Path, suffix: str
+                 ) -> tuple[str, str]:
+    """Scratch databases for speakup and the thin app, dropped when ``stack`` closes:
+    SQLite files in ``folder``, or PostgreSQL databases on the server of ``base``."""
+    speakup_url, thin_url = (
+        stack.enter_context(scratch_database(
+            None if base is None else scratch_base(base, f"{app}_{suffix}"), folder / app))
+        for app in ("speakup", "thin"))
+    return speakup_url, thin_url
+
+
 def bench_database(label: str, base: str | None, seconds: int) -> list[Row]:
     with tempfile.TemporaryDirectory(prefix="speakup-bench-") as name, ExitStack() as stack:
         folder = Path(name)
-        speakup_url, thin_url = (
-            stack.enter_context(scratch_database(
-                None if base is None else scratch_base(base, f"{app}_bench"), folder / app))
-            for app in ("speakup", "thin"))
+        speakup_url, thin_url = scratch_pair(stack, base, folder, "bench")
         targets = (stack.enter_context(speakup(speakup_url, folder / "speakup")),
                    stack.enter_context(thin(thin_url, folder / "thin")))
         figures: dict[tuple[str, str], Figures] = {}

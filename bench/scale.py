@@ -45,14 +45,14 @@ from bench.run import (
     RESULTS,
     Figures,
     drive,
-    scratch_base,
+    scratch_pair,
     speakup,
     thin,
 )
 from speakup import create_app
 from speakup.db import make_engine
 from speakup.settings import Settings
-from tests.e2e.server import SPEAKUP, scratch_database
+from tests.e2e.server import SPEAKUP
 
 REPEAT = 5
 GROUPINGS = ("unit", "month", "leader")
@@ -226,10 +226,7 @@ def one_database(label: str, base: str | None, reports: int, seconds: int) -> Re
     result = Result(label, reports)
     with tempfile.TemporaryDirectory(prefix="speakup-scale-") as name, ExitStack() as stack:
         folder = Path(name)
-        speakup_url, thin_url = (
-            stack.enter_context(scratch_database(
-                None if base is None else scratch_base(base, f"{app}_scale"), folder / app))
-            for app in ("speakup", "thin"))
+        speakup_url, thin_url = scratch_pair(stack, base, folder, "scale")
         print(f"{label}: loading {reports:,} demo reports", flush=True)
         ours = stack.enter_context(speakup(speakup_url, folder / "speakup", reports))
         result.load_s = ours.seed_seconds
