@@ -192,8 +192,7 @@ def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
-        dbapi_connection.create_aggregate(percentiles.NAME, percentiles.SERIES,
-                                          percentiles.Percentiles)
+        percentiles.register(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:

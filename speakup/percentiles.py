@@ -1,25 +1,42 @@
 """Continuous percentiles for SQLite, which has no ``percentile_cont``.
 
-:class:`Percentiles` is an aggregate registered on every SQLite connection (see
-:mod:`speakup.db`) as ``speakup_percentiles(a, b, c)``: it collects three series of numbers
-(NULLs skipped) and returns the median and 90th percentile of each, interpolated exactly as
-PostgreSQL's ``percentile_cont`` does (``lo + (hi - lo) * fraction`` in double precision), so
-that both databases give the same figures to the last bit.  The result is one text value,
-six numbers or empty fields separated by spaces (an aggregate returns a single value);
-:func:`decode` reads it.  Collecting in the aggregate was measured at about twice the speed
-of a window-function query, and ten times that of loading rows through the ORM.
+SQLite collects each series with its own ``group_concat`` (C, a comma-separated text), and
+functions registered on every SQLite connection (see :mod:`speakup.db`) turn those into
+figures interpolated exactly as PostgreSQL's ``percentile_cont`` does (``lo + (hi - lo) *
+fraction`` in double precision), so that both databases give the same figures to the last
+bit:
+
+- ``speakup_sorted(text)``: a series (``group_concat`` of numbers) as its values sorted
+  ascending, packed as doubles (a BLOB; NULL for none);
+- ``speakup_percentiles(a, b, c)``: the median and 90th percentile of three sorted series;
+- ``speakup_percentiles_merged(a, b, c)``, an aggregate: the same of the union of the
+  sorted series of several rows (the groups of a grouped query, for its overall row, without
+  reading the reports again; Python's sort merges already sorted runs in little more than
+  the time of copying them).
+
+A figure set is one text value, six numbers or empty fields separated by spaces (a function
+returns a single value); :func:`decode` reads it.  At a million reports this took half the
+time of a Python aggregate called once per report (the call, not the sorting, was most of
+its cost), which in turn took half that of a window-function query.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import sqlite3
+from array import array
+from collections.abc import Sequence
+from typing import Any, cast
 
 FRACTIONS = (0.5, 0.9)
 SERIES = 3
+SORTED = "speakup_sorted"
 NAME = "speakup_percentiles"
+MERGED = "speakup_percentiles_merged"
 
 
-def continuous(ordered: list[float], fraction: float) -> float:
+def continuous(ordered: Sequence[float], fraction: float) -> float:
     """The ``fraction`` percentile of the ascending, non-empty ``ordered``, by linear
     interpolation between the two nearest ranks (PostgreSQL's ``percentile_cont``)."""
     position = fraction * (len(ordered) - 1)
@@ -31,34 +48,68 @@ def continuous(ordered: list[float], fraction: float) -> float:
     return low + (ordered[second] - low) * (position - first)
 
 
-class Percentiles:
-    """The SQLite aggregate: ``step`` per row, ``finalize`` once per group."""
+def sorted_series(text: str | None) -> bytes | None:
+    """``speakup_sorted``: the numbers of ``group_concat`` (integers or reals, commas between
+    them) ascending, as native doubles; None for NULL (no values)."""
+    if text is None:
+        return None
+    # JSON's reader is C: faster than splitting and converting each number in Python.
+    values = list(map(float, json.loads(f"[{text}]")))
+    values.sort()
+    return array("d", values).tobytes()
+
+
+def _fields(series: Sequence[Sequence[float]]) -> str:
+    return " ".join(repr(float(continuous(values, fraction))) if values else ""
+                    for values in series for fraction in FRACTIONS)
+
+
+def _unpack(packed: bytes | None) -> array[float]:
+    values = array("d")
+    if packed is not None:
+        values.frombytes(packed)
+    return values
+
+
+def of_sorted(a: bytes | None, b: bytes | None, c: bytes | None) -> str:
+    """``speakup_percentiles``: the figures of three series from :func:`sorted_series`."""
+    return _fields([_unpack(a), _unpack(b), _unpack(c)])
+
+
+class Merged:
+    """``speakup_percentiles_merged``: ``step`` per group with its three sorted series,
+    ``finalize`` once with the figures of their unions."""
 
     __slots__ = ("_series",)
 
     def __init__(self) -> None:
-        self._series: tuple[list[float], ...] = tuple([] for _ in range(SERIES))
+        self._series = tuple(array("d") for _ in range(SERIES))
 
-    def step(self, a: float | None, b: float | None, c: float | None) -> None:
-        first, second, third = self._series
-        if a is not None:
-            first.append(a)
-        if b is not None:
-            second.append(b)
-        if c is not None:
-            third.append(c)
+    def step(self, a: bytes | None, b: bytes | None, c: bytes | None) -> None:
+        for values, packed in zip(self._series, (a, b, c), strict=True):
+            if packed is not None:
+                values.frombytes(packed)
 
     def finalize(self) -> str:
-        fields = []
+        merged = []
         for values in self._series:
-            values.sort()
-            for fraction in FRACTIONS:
-                fields.append(repr(float(continuous(values, fraction))) if values else "")
-        return " ".join(fields)
+            ordered = values.tolist()
+            ordered.sort()
+            merged.append(ordered)
+        return _fields(merged)
+
+
+def register(connection: sqlite3.Connection) -> None:
+    """Register the three functions on a SQLite connection."""
+    connection.create_function(SORTED, 1, sorted_series, deterministic=True)
+    connection.create_function(NAME, SERIES, of_sorted, deterministic=True)
+    # typeshed knows only one-argument aggregates.
+    connection.create_aggregate(MERGED, SERIES, cast(Any, Merged))
 
 
 def decode(text: str | None) -> list[tuple[float | None, float | None]]:
-    """``(median, p90)`` of each series from what :meth:`Percentiles.finalize` returned."""
+    """``(median, p90)`` of each series from what :func:`of_sorted` or :class:`Merged`
+    returned."""
     fields = (text or "").split(" ")
     fields += [""] * (SERIES * len(FRACTIONS) - len(fields))
     numbers = [float(f) if f else None for f in fields]

@@ -265,11 +265,11 @@ def _acknowledgement_statement(dialect: str) -> Any:
     ``ack_hours.median``, computed the same way (PostgreSQL's ``percentile_cont``, on SQLite
     :mod:`speakup.percentiles`) but over only the columns an index can hold."""
     r = _R.c
-    delay = cast(r.ack_after_us, Float)
     if dialect == "sqlite":
-        median: Any = func.speakup_percentiles(delay, null(), null())
+        median: Any = func.speakup_percentiles(
+            func.speakup_sorted(func.group_concat(r.ack_after_us)), null(), null())
     else:
-        median = func.percentile_cont(0.5).within_group(delay)
+        median = func.percentile_cont(0.5).within_group(cast(r.ack_after_us, Float))
     return select(func.count().label("reports"), func.count(r.acknowledged_at)
                   .label("acknowledged"), median.label("median")).where(
         r.unit_id.in_(_UNITS), r.created_at >= bindparam("start", type_=_TIME),

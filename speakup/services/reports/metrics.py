@@ -1,11 +1,13 @@
 """Response-time metrics: how fast leaders acknowledge, answer and close the loop.
 
-The database computes every figure: one grouped query, one query for the overall row and one
-for the groups' labels, whatever the number of reports.  Percentiles are PostgreSQL's
-``percentile_cont`` and, on SQLite, the ``speakup_percentiles`` aggregate of
-:mod:`speakup.percentiles`, which interpolates the same way; both take them over the delays
-each report keeps in whole microseconds (:mod:`speakup.services.reports.delays`), so both
-databases give identical figures.
+The database computes every figure in a fixed number of statements whatever the number of
+reports: the groups with the overall row (one scan where the groups split the reports:
+PostgreSQL's grouping sets, on SQLite the groups then the overall row made from them), the
+feedback answers the same way, and the groups' labels.  Percentiles are PostgreSQL's
+``percentile_cont`` and, on SQLite, the functions of :mod:`speakup.percentiles`, which
+interpolate the same way; both take them over the delays each report keeps in whole
+microseconds (:mod:`speakup.services.reports.delays`), so both databases give identical
+figures.
 
 Definitions (the contract's "Metrics"):
 
@@ -35,17 +37,21 @@ from typing import Any
 
 from sqlalchemy import (
     Column,
+    CompoundSelect,
     Float,
     Select,
     and_,
     bindparam,
     cast,
     func,
+    literal,
     literal_column,
+    null,
     or_,
     select,
     true,
     tuple_,
+    union_all,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
@@ -119,17 +125,26 @@ def _month_default(element: _Month, compiler: Any, **kw: Any) -> str:
     return f"to_char({compiler.process(element.clauses, **kw)} AT TIME ZONE 'UTC', 'YYYY-MM')"
 
 
-_SPANS = [cast(_R.c.ack_after_us, Float), cast(_R.c.first_response_after_us, Float),
-          cast(_R.c.close_after_us, Float)]
+_DELAYS: list[ColumnElement[Any]] = [
+    _R.c.ack_after_us, _R.c.first_response_after_us, _R.c.close_after_us]
 
 
-def _percentile_columns(dialect: str) -> list[ColumnElement[Any]]:
+def _percentile_columns(dialect: str, *, packed: bool = False) -> list[ColumnElement[Any]]:
+    """The percentiles of the three delays (on SQLite one text of figures, see
+    :mod:`speakup.percentiles`), or on SQLite with ``packed`` each group's three sorted
+    series for :func:`_with_overall`."""
     if dialect == "sqlite":
-        return [func.speakup_percentiles(*_SPANS).label("spans")]
+        series = [func.speakup_sorted(func.group_concat(delay)) for delay in _DELAYS]
+        if packed:
+            return [s.label(f"series{i}") for i, s in enumerate(series)]
+        return [func.speakup_percentiles(*series).label("spans")]
+    return [_percentile_cont(delay).label(f"span{i}") for i, delay in enumerate(_DELAYS)]
+
+
+def _percentile_cont(values: ColumnElement[Any]) -> ColumnElement[Any]:
     fractions: ColumnElement[Any] = literal_column(
         f"ARRAY[{', '.join(map(str, percentiles.FRACTIONS))}]::float8[]")
-    return [func.percentile_cont(fractions).within_group(span).label(f"span{i}")
-            for i, span in enumerate(_SPANS)]
+    return func.percentile_cont(fractions).within_group(cast(values, Float))
 
 
 def _count_columns() -> list[ColumnElement[Any]]:
@@ -175,16 +190,17 @@ WIDE = timedelta(days=120)
 
 
 def _statement(query: Query, dialect: str, *, grouped: bool, whole: bool = False,
-               answers: bool = False) -> Select[Any]:
+               answers: bool = False) -> Select[Any] | CompoundSelect[Any]:
     """The figures of ``query`` (or with ``answers``, its feedback answers): overall, per
-    group (``grouped``), or both at once in one scan (``whole`` too, PostgreSQL's grouping
-    sets; the overall row has ``whole`` 1).  Feedback is counted from its own small table
-    rather than joined to every report."""
+    group (``grouped``), or both at once in one scan (``whole`` too; the overall row has
+    ``whole`` 1).  Feedback is counted from its own small table rather than joined to every
+    report."""
     source: Any
     if answers:
         columns, source = _answer_columns(), _F.join(_R, _R.c.id == _F.c.report_id)
     else:
-        columns, source = _count_columns() + _percentile_columns(dialect), _R
+        packed = whole and dialect == "sqlite"
+        columns, source = _count_columns() + _percentile_columns(dialect, packed=packed), _R
     if grouped and query.group_by == "leader":
         source = source.join(_A, and_(_A.c.report_id == _R.c.id, _A.c.active == true()))
     created: ColumnElement[Any] = _R.c.created_at
@@ -207,16 +223,36 @@ def _statement(query: Query, dialect: str, *, grouped: bool, whole: bool = False
     if scan and isinstance(key, Column):  # nor group by walking an index on the key
         key = literal_column(f"+{key.table.name}.{key.name}", type_=key.type)
     statement = statement.add_columns(key.label("key"))
-    if whole:
+    if whole and dialect == "sqlite":
+        return _with_overall(statement.group_by(key))
+    if whole:  # PostgreSQL's grouping sets
         return (statement.add_columns(func.grouping(key).label("whole"))
                 .group_by(func.grouping_sets(key, tuple_())))
     return statement.group_by(key)
 
 
+def _with_overall(grouped: Select[Any]) -> CompoundSelect[Any]:
+    """SQLite's stand-in for grouping sets: the groups of ``grouped`` (made once), then the
+    overall row from them: the sums of their counts and the percentiles of the union of
+    their sorted series.  The reports are read once instead of twice."""
+    groups = grouped.cte("groups").prefix_with("MATERIALIZED")
+    series = [c for c in groups.c if c.name.startswith("series")]
+    counts = [c for c in groups.c if c.name != "key" and c not in series]
+    spans: list[ColumnElement[Any]] = []
+    overall_spans: list[ColumnElement[Any]] = []
+    if series:
+        spans = [func.speakup_percentiles(*series).label("spans")]
+        overall_spans = [func.speakup_percentiles_merged(*series).label("spans")]
+    parts = select(*counts, groups.c.key, *spans, literal(0).label("whole"))
+    overall = select(*[func.coalesce(func.sum(c), 0).label(c.name) for c in counts],
+                     null().label("key"), *overall_spans, literal(1).label("whole"))
+    return union_all(parts, overall)
+
+
 def _one_scan(query: Query, dialect: str) -> bool:
-    """Whether the groups and the overall row come from one statement: on PostgreSQL, when
-    the groups split the reports (a report has several leaders, so not by leader)."""
-    return dialect != "sqlite" and query.group_by not in ("none", "leader")
+    """Whether the groups and the overall row come from one statement: when the groups split
+    the reports (a report has several leaders, so not by leader)."""
+    return query.group_by not in ("none", "leader")
 
 
 def _rows(session: Session, query: Query, dialect: str, params: dict[str, Any], *,
