@@ -23,13 +23,13 @@ class Report(Base):
     __tablename__ = "reports"
     __table_args__ = (
         Index("ix_reports_created_at_id", "created_at", "id"),
-        # A unit's reports by creation time; on PostgreSQL the huddle's median time to
-        # acknowledge reads it alone (an index-only scan).
-        Index("ix_reports_unit_id_created_at", "unit_id", "created_at",
-              postgresql_include=["acknowledged_at", "ack_after_us"]),
+        # A unit's reports by creation time; the huddle's median time to acknowledge reads
+        # it alone (an index-only scan; SQLite has no INCLUDE, so the columns are keys).
+        Index("ix_reports_unit_id_created_at", "unit_id", "created_at", "acknowledged_at",
+              "ack_after_us"),
         # The huddle: a unit's open reports, counted by SLA state and paged oldest first...
-        Index("ix_reports_open_unit", "unit_id", "created_at", "id",
-              postgresql_include=["acknowledged_at", "ack_due_at", "close_due_at"],
+        Index("ix_reports_open_unit", "unit_id", "created_at", "id", "acknowledged_at",
+              "ack_due_at", "close_due_at",
               postgresql_where=text("status <> 'closed'"),
               sqlite_where=text("status <> 'closed'")),
         # ...and its latest closings.
@@ -168,7 +168,11 @@ class ImprovementAction(Base):
     """A change made because people spoke up ("label and link"), linked to their reports."""
 
     __tablename__ = "improvement_actions"
-    __table_args__ = (Index("ix_improvement_actions_created_at_id", "created_at", "id"),)
+    __table_args__ = (
+        Index("ix_improvement_actions_created_at_id", "created_at", "id"),
+        # The huddle: a unit's actions in progress, counted and paged oldest first.
+        Index("ix_improvement_actions_unit_status", "unit_id", "status", "created_at", "id"),
+    )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
     title: Mapped[str] = mapped_column(String(200))

@@ -41,6 +41,7 @@ from sqlalchemy import (
     cast,
     exists,
     func,
+    literal_column,
     null,
     or_,
     select,
@@ -220,12 +221,15 @@ def _sla_state() -> Any:
 # them from the table would cost seconds at a million reports.  An empty page still gives
 # the counts' row, with NULL for the report.
 _LISTED = (_R.c.reference, _R.c.kind, _R.c.category, _R.c.title)
+# The status as a literal, not a parameter: SQLite takes a partial index only where the query
+# says what the index's condition says.
+_CLOSED_STATUS: Any = literal_column(f"'{Status.CLOSED.value}'")
 
 
 def _open_statement() -> Any:
     """Open reports: how many in each SLA state, and the oldest of them."""
     r = _R.c
-    where = (r.unit_id.in_(_UNITS), r.status != Status.CLOSED.value)
+    where = (r.unit_id.in_(_UNITS), r.status != _CLOSED_STATUS)
     state = _sla_state()
     counts = select(func.count().label("total_"), *[
         func.count().filter(state == s.value).label(s.value) for s in Sla]).where(*where)
@@ -243,10 +247,12 @@ def _closed_statement() -> Any:
     newest of them with the body of the closing's response (its timeline entry names the
     message)."""
     r = _R.c
-    where = (r.unit_id.in_(_UNITS), r.status == Status.CLOSED.value,
+    where = (r.unit_id.in_(_UNITS), r.status == _CLOSED_STATUS,
              r.last_closed_at >= bindparam("since", type_=_TIME))
-    counted = select(func.count().label("total_")).where(*where).subquery("counted")
-    page = (select(r.id, r.last_closed_at).where(*where)
+    hint = "INDEXED BY ix_reports_closed_unit"  # not the index of every closed report
+    counted = (select(func.count().label("total_")).where(*where)
+               .with_hint(_R, hint, "sqlite").subquery("counted"))
+    page = (select(r.id, r.last_closed_at).where(*where).with_hint(_R, hint, "sqlite")
             .order_by(r.last_closed_at.desc(), r.id.desc()).limit(_LIMIT).subquery("page"))
     response = (select(Message.body)
                 .join(ReportEvent, Message.id == ReportEvent.details["message_id"].as_string())
@@ -277,22 +283,26 @@ def _acknowledgement_statement(dialect: str) -> Any:
 
 
 def _actions_statement() -> Any:
-    """The actions in progress, oldest first, with their latest update, their number of
-    linked reports and their count."""
+    """The actions in progress: how many, and the oldest of them with their latest update
+    and their number of linked reports (looked up for the listed actions only: a site had
+    ten thousand in progress)."""
     actions = table(ImprovementAction)
     a = actions.c
+    where = (a.unit_id.in_(_UNITS), a.status == ActionStatus.IN_PROGRESS.value)
+    counted = select(func.count().label("total_")).where(*where).subquery("counted")
+    page = (select(a.id, a.created_at).where(*where).order_by(a.created_at, a.id)
+            .limit(_LIMIT).subquery("page"))
     updates, latest = table(ActionUpdate), table(ActionUpdate).alias("latest")
-    latest_id = (select(updates.c.id).where(updates.c.action_id == a.id)
+    latest_id = (select(updates.c.id).where(updates.c.action_id == page.c.id)
                  .order_by(updates.c.at.desc(), updates.c.id.desc()).limit(1)
-                 .correlate(actions).scalar_subquery())
+                 .correlate(page).scalar_subquery())
     linked = (select(func.count()).select_from(ActionReport)
-              .where(ActionReport.action_id == a.id).scalar_subquery())
-    return (select(a.id, a.title, a.unit_id, a.status, latest.c.body, latest.c.at,
-                   linked.label("linked_"), func.count().over().label("total_"))
-            .select_from(actions)
+              .where(ActionReport.action_id == page.c.id).correlate(page).scalar_subquery())
+    return (select(counted, page.c.id, a.title, a.unit_id, a.status, latest.c.body,
+                   latest.c.at, linked.label("linked_"))
+            .select_from(counted).outerjoin(page, true()).outerjoin(actions, a.id == page.c.id)
             .outerjoin(latest, latest.c.id == latest_id)
-            .where(a.unit_id.in_(_UNITS), a.status == ActionStatus.IN_PROGRESS.value)
-            .order_by(a.created_at, a.id).limit(_LIMIT))
+            .order_by(page.c.created_at, page.c.id))
 
 
 _OPEN = _open_statement()
@@ -349,11 +359,11 @@ def huddle(session: Session, *, actor: Actor, unit_id: str, now: datetime) -> Hu
             reference=r.reference, kind=r.kind, category=r.category, title=r.title,
             closed_at=r.last_closed_at, outcome=r.outcome, response=r.response)
             for r in closed if r.id is not None),
-        actions_total=actions[0].total_ if actions else 0,
+        actions_total=actions[0].total_,
         actions=tuple(ActionInProgress(
             id=a.id, title=a.title, unit_id=a.unit_id, status=a.status,
             latest_update=a.body, latest_update_at=a.at, linked_reports=a.linked_)
-            for a in actions),
+            for a in actions if a.id is not None),
         median_ack_hours=median, reports=reports, acknowledged=acknowledged,
     )
 
