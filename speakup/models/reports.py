@@ -17,16 +17,21 @@ from speakup.services.core.ids import new_id
 from speakup.vocabulary import Status
 
 ID = String(32)
+METRICS_INDEX = ("unit_id", "created_at", "acknowledged_at", "ack_after_us", "id", "kind",
+                 "category", "anonymous", "status", "closed_at", "ack_target_at",
+                 "close_target_at", "reopen_count", "first_response_after_us",
+                 "close_after_us")
 
 
 class Report(Base):
     __tablename__ = "reports"
     __table_args__ = (
         Index("ix_reports_created_at_id", "created_at", "id"),
-        # A unit's reports by creation time; the huddle's median time to acknowledge reads
-        # it alone (an index-only scan; SQLite has no INCLUDE, so the columns are keys).
-        Index("ix_reports_unit_id_created_at", "unit_id", "created_at", "acknowledged_at",
-              "ack_after_us"),
+        # A unit's reports by creation time, with every column the response-time metrics
+        # and the huddle's median read: they read it alone, in the units' order, instead of
+        # the table and a sort (a third of the table's size; SQLite has no INCLUDE, so the
+        # columns are keys).
+        Index("ix_reports_unit_id_created_at", *METRICS_INDEX),
         # The huddle: a unit's open reports, counted by SLA state and paged oldest first...
         Index("ix_reports_open_unit", "unit_id", "created_at", "id", "acknowledged_at",
               "ack_due_at", "close_due_at",

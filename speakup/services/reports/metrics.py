@@ -220,7 +220,9 @@ def _statement(query: Query, dialect: str, *, grouped: bool, whole: bool = False
     if not grouped:
         return statement
     key = _key(query.group_by)
-    if scan and isinstance(key, Column):  # nor group by walking an index on the key
+    # Nor group by walking a single-column index on the key, but by unit through the index
+    # that holds every column read here (ix_reports_unit_id_created_at): in order, no sort.
+    if scan and isinstance(key, Column) and key is not _R.c.unit_id:
         key = literal_column(f"+{key.table.name}.{key.name}", type_=key.type)
     statement = statement.add_columns(key.label("key"))
     if whole and dialect == "sqlite":
