@@ -48,10 +48,12 @@ def measure(submissions: int) -> dict[str, list[float]]:
         event.listen(database.engine, "begin", on_begin)
         event.listen(database.write_sessions, "after_commit", after_commit)
         client = app.test_client()
-        token = client.post("/api/v1/auth/login", json={
-            "email": "nurse@demo.speakup.test", "password": PASSWORD}).json["access_token"]
-        units = client.get("/api/v1/units?limit=200",
-                           headers={"Authorization": f"Bearer {token}"}).json["items"]
+        signed_in: Any = client.post("/api/v1/auth/login", json={
+            "email": "nurse@demo.speakup.test", "password": PASSWORD}).json
+        token = signed_in["access_token"]
+        listed: Any = client.get("/api/v1/units?limit=200",
+                                 headers={"Authorization": f"Bearer {token}"}).json
+        units = listed["items"]
         unit_id = next(u["id"] for u in units if u["code"] == "DEMO-MED-W7")
         body = {"kind": "concern", "category": "patient_safety", "unit_id": unit_id,
                 "description": "The bed alarm in bay 2 is not heard at the desk."}

@@ -92,8 +92,9 @@ def _aggregates(sqlite: bool) -> str:
         count(*) FILTER (WHERE {yes}), count(f.report_id),
         count(*) FILTER (WHERE f.would_speak_up_again = 'yes')"""
     spans = ["r.ack_after_us", "r.first_response_after_us", "r.close_after_us"]
-    if sqlite:
-        return counts + f", speakup_percentiles({', '.join(spans)})"
+    if sqlite:  # speakup's functions (speakup.percentiles), the fastest exact way there
+        series = ", ".join(f"speakup_sorted(group_concat({s}))" for s in spans)
+        return counts + f", speakup_percentiles({series})"
     return counts + "".join(
         f", percentile_cont(ARRAY[0.5, 0.9]::float8[]) WITHIN GROUP (ORDER BY {s}::float8)"
         for s in spans)
