@@ -76,7 +76,7 @@ def seed(
     count = (DEFAULT_REPORTS if created else 0) if reports is None else reports
     if count:
         # One connection throughout, whatever the pool does between transactions: the
-        # history's writes want its page cache (see Wire.roomy_cache) warm from batch to
+        # history's writes want its page cache (see Wire.loading) warm from batch to
         # batch.  On SQLite each transaction takes the write lock at once, as write blocks do.
         with database.engine.connect() as connection, Session(
                 connection.execution_options(sqlite_begin="IMMEDIATE")) as session:

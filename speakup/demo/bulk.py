@@ -75,22 +75,57 @@ class Wire:
         return self._json(value)
 
     @contextmanager
-    def roomy_cache(self, session: Session) -> Iterator[None]:
-        """On SQLite, a page cache of up to SQLITE_CACHE_KIB on the session's connection for
-        the duration, then the previous size: random ids scatter the index writes over many
-        pages, and the default 2 MiB cache would write and read them again and again (at a
-        million reports the indexes on report ids take about a gigabyte).  The session must
-        keep its connection across commits (bound to one)."""
+    def loading(self, session: Session) -> Iterator[Callable[[], None]]:
+        """On SQLite, settings of the session's connection for a bulk load, for the
+        duration, then the previous ones; yields a function to call in the load's last
+        transaction.  The session must keep its connection across commits (bound to one);
+        it commits what it did before (settings change between transactions), and an
+        error inside rolls its transaction back.
+
+        A page cache of up to SQLITE_CACHE_KIB: random ids scatter the index writes over
+        many pages, and the default 2 MiB cache would write and read them again and again
+        (at a million reports the indexes on report ids take about a gigabyte).
+
+        ``synchronous = OFF``: no waits for the disk at the checkpoints after each commit
+        (at a million reports, each writes a gigabyte or more).  WAL mode stays, so other
+        connections read and write as ever and a crash of the process loses nothing
+        committed; only a crash of the machine during the load could damage the file.
+        After the last commit (the function yielded holds its checkpoint back), the
+        previous setting is back and a checkpoint waits for the disk to have the file.
+
+        ``foreign_keys = OFF``, as :meth:`skip_reference_checks` on PostgreSQL: each check
+        looks the parent row up, a random descent into the reports' index for most rows,
+        for references that the demo builds from rows it has just read or written (a test
+        holds the demo's rows to their foreign keys)."""
         if not self.sqlite:
-            yield
+            yield _nothing
             return
         connection = session.connection()
-        previous = connection.exec_driver_sql("PRAGMA cache_size").scalar_one()
-        connection.exec_driver_sql(f"PRAGMA cache_size = {-SQLITE_CACHE_KIB}")
+        # The driver's connection, between transactions: SQLAlchemy's would begin one.
+        driver: Any = connection.connection.driver_connection
+        cache = connection.exec_driver_sql("PRAGMA cache_size").scalar_one()
+        sync = connection.exec_driver_sql("PRAGMA synchronous").scalar_one()
+        autocheckpoint = connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one()
+        foreign_keys = connection.exec_driver_sql("PRAGMA foreign_keys").scalar_one()
+        session.commit()
+        driver.execute(f"PRAGMA cache_size = {-SQLITE_CACHE_KIB}")
+        driver.execute("PRAGMA synchronous = OFF")
+        driver.execute("PRAGMA foreign_keys = OFF")
+
+        def last_transaction() -> None:
+            driver.execute("PRAGMA wal_autocheckpoint = 0")
+
         try:
-            yield
+            yield last_transaction
+        except BaseException:
+            session.rollback()
+            raise
         finally:
-            connection.exec_driver_sql(f"PRAGMA cache_size = {int(previous)}")
+            driver.execute(f"PRAGMA foreign_keys = {int(foreign_keys)}")
+            driver.execute(f"PRAGMA synchronous = {int(sync)}")
+            driver.execute(f"PRAGMA cache_size = {int(cache)}")
+            driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            driver.execute(f"PRAGMA wal_autocheckpoint = {int(autocheckpoint)}")
 
     def insert(self, session: Session, table: str, rows: list[dict[str, Any]]) -> None:
         """Insert ``rows`` (dicts with the same keys) into ``table``, in the session's
@@ -194,6 +229,10 @@ def _time_form(column_type: TypeEngine[Any], dialect: Dialect) -> Callable[[date
         if all(type(cheap(s)) is type(exact(s)) and cheap(s) == exact(s) for s in samples):
             return cheap
     return exact
+
+
+def _nothing() -> None:
+    pass
 
 
 def _same(value: Any) -> Any:

@@ -61,7 +61,7 @@ from speakup.services.reports.intake import NewReport
 from speakup.vocabulary import Status
 
 BATCH = 20_000  # reports built and inserted at a time
-COMMIT_EVERY = 100_000  # reports per transaction (at the end of a batch)
+COMMIT_EVERY = 500_000  # reports per transaction (at the end of a batch)
 
 KINDS = tuple(KIND_WEIGHTS)
 KIND_CUMULATIVE = list(itertools.accumulate(KIND_WEIGHTS.values()))
@@ -255,8 +255,9 @@ class History:
         batches = ahead.in_child(lambda: self.batches(plan)) if parallel \
             else self.batches(plan)
         uncommitted = 0
-        with progress(count, "Adding demo reports") as bar, self.wire.roomy_cache(session):
-            for runs, batch in zip(years, batches, strict=True):
+        with progress(count, "Adding demo reports") as bar, \
+                self.wire.loading(session) as last, ahead.without_cycle_collection():
+            for index, (runs, batch) in enumerate(zip(years, batches, strict=True)):
                 if not uncommitted:
                     self.wire.skip_reference_checks(session)
                 refs = references_for(session, runs)
@@ -264,6 +265,9 @@ class History:
                 for packed in batch:
                     self.wire.insert_packed(session, packed)
                 uncommitted += len(refs)
+                if index == len(years) - 1:
+                    last()
+                    uncommitted = COMMIT_EVERY
                 if uncommitted >= COMMIT_EVERY:
                     session.commit()
                     uncommitted = 0
@@ -573,13 +577,12 @@ class History:
     def feedback(self, rows: Rows, case: Case, *, at: datetime, loop_closed: str,
                  would_speak_up_again: str, comment: str | None) -> None:
         """:func:`workflow.give_feedback` by the reporter."""
-        row, entries = workflow.feedback_rows(
+        row, change = workflow.feedback_rows(
             report_id=case.row["id"], at=self.time(at), actor_id=case.row["reporter_id"],
             loop_closed=loop_closed, would_speak_up_again=would_speak_up_again,
             comment=comment)
         rows.feedback.append(row)
-        rows.events += entries
-        rows.audits += history.audit_rows(entries)
+        self._apply(rows, case, change, at)
 
     def act(self, rows: Rows, cases: list[Case], *, at: datetime, actor: str, unit_id: str,
             title: str, description: str) -> dict[str, Any]:

@@ -449,3 +449,36 @@ def test_only_foreign_key_triggers_fire_on_the_demo_tables(database: Database,
         "WHERE NOT t.tgisinternal AND (t.tgtype & 4) <> 0 AND c.relname = ANY(:tables)"),
         {"tables": [name for name, _rows, _by in demo_history.Rows().tables()]}).all()
     assert found == []
+
+
+LOAD_PRAGMAS = ("cache_size", "synchronous", "foreign_keys", "wal_autocheckpoint")
+
+
+def test_the_load_settings_are_undone_on_the_connection(database: Database):
+    """On SQLite the load runs with a big page cache, no waits for the disk and no
+    foreign-key checks, all on its own connection, which gets its settings back afterwards
+    (after an error too), with the journal still in WAL mode."""
+    if not database.is_sqlite:
+        pytest.skip("SQLite's settings")
+    with database.engine.connect() as connection, Session(connection) as session:
+        driver: Any = connection.connection.driver_connection
+
+        def pragmas() -> dict[str, Any]:
+            return {name: driver.execute(f"PRAGMA {name}").fetchone()[0]
+                    for name in LOAD_PRAGMAS}
+
+        before = pragmas()
+        wire = Wire(connection.dialect)
+        with wire.loading(session) as last:
+            during = pragmas()
+            last()
+            assert pragmas()["wal_autocheckpoint"] == 0
+        assert pragmas() == before
+        with pytest.raises(RuntimeError), wire.loading(session):
+            session.execute(text("SELECT 1"))
+            raise RuntimeError("the load failed")
+        assert pragmas() == before
+        assert driver.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert (during["synchronous"], during["foreign_keys"]) == (0, 0)
+    assert during["cache_size"] < before["cache_size"]  # negative: KiB
+    assert before["foreign_keys"] == 1
