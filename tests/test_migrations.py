@@ -141,7 +141,8 @@ def test_stateless_sessions_migration_drops_idempotency_records_of_anonymous_rep
 def test_metrics_migrations_give_existing_reports_their_first_due_times_and_delays(
         scratch_url: str):
     """0005 dates the SLA targets from creation plus the stored hours (an escalation may
-    have moved ack_due_at on); 0006 works out the delays to the microsecond."""
+    have moved ack_due_at on); 0006 works out the delays to the microsecond; 0009 copies the
+    feedback's answer onto its report."""
     from datetime import UTC, datetime, timedelta
 
     from sqlalchemy import column, insert
@@ -174,12 +175,25 @@ def test_metrics_migrations_give_existing_reports_their_first_due_times_and_dela
                 "sla_ack_hours": 48, "sla_close_hours": 720, "escalation_level": 1,
                 "created_at": created, "ack_due_at": created + timedelta(hours=96),
                 "close_due_at": created + timedelta(hours=720), "acknowledged_at": acknowledged,
-                "first_response_at": closed, "closed_at": closed}])
+                "first_response_at": closed, "closed_at": closed}, {
+                "id": "r2", "reference": "SU-2", "kind": "idea", "category": "other",
+                "unit_id": "w", "description": "d", "immediate_risk": False,
+                "anonymous": True, "involves_leader": False, "wants_involvement": False,
+                "status": "new", "reopen_count": 0, "routing_reason": "r",
+                "sla_ack_hours": 48, "sla_close_hours": 720, "escalation_level": 0,
+                "created_at": created, "ack_due_at": created, "close_due_at": created,
+                "acknowledged_at": None, "first_response_at": None, "closed_at": None}])
+            connection.execute(text(
+                "INSERT INTO report_feedback (report_id, loop_closed, would_speak_up_again, "
+                "created_at) VALUES ('r1', 'partly', 'unsure', '2026-03-05 09:00:00+00:00')"))
         migrate.upgrade(scratch_url)
         with engine.connect() as connection:
             row = connection.execute(text(
                 "SELECT ack_target_at, close_target_at, ack_after_us, first_response_after_us,"
-                " close_after_us FROM reports")).one()
+                " close_after_us FROM reports WHERE id = 'r1'")).one()
+            answers = dict(connection.execute(text(
+                "SELECT id, would_speak_up_again FROM reports")).all())
+        assert answers == {"r1": "unsure", "r2": None}
         targets = [UTCDateTime().process_result_value(
             datetime.fromisoformat(v) if isinstance(v, str) else v, None) for v in row[:2]]
         assert targets == [created + timedelta(hours=48), created + timedelta(hours=720)]

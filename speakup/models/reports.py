@@ -20,7 +20,7 @@ ID = String(32)
 METRICS_INDEX = ("unit_id", "created_at", "acknowledged_at", "ack_after_us", "id", "kind",
                  "category", "anonymous", "status", "closed_at", "ack_target_at",
                  "close_target_at", "reopen_count", "first_response_after_us",
-                 "close_after_us")
+                 "close_after_us", "would_speak_up_again")
 
 
 class Report(Base):
@@ -80,6 +80,9 @@ class Report(Base):
     close_after_us: Mapped[int | None] = mapped_column(BigInteger)
     outcome: Mapped[str | None] = mapped_column(String(20))
     reopen_count: Mapped[int] = mapped_column(default=0)
+    # The reporter's answer in their feedback (report_feedback), kept here too so that the
+    # metrics count the answers in the same scan as everything else rather than in a join.
+    would_speak_up_again: Mapped[str | None] = mapped_column(String(10))
     reporter_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
     receipt_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     routing_reason: Mapped[str] = mapped_column(Text, default="")

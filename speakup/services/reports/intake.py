@@ -258,8 +258,8 @@ def submission_rows(
         "ack_target_at": time(ack_due), "close_target_at": time(close_due),
         "acknowledged_at": None, "first_response_at": None, "closed_at": None,
         "ack_after_us": None, "first_response_after_us": None, "close_after_us": None,
-        "outcome": None, "reopen_count": 0, "reporter_id": reporter_id,
-        "receipt_hash": receipt_hash, "routing_reason": reason,
+        "outcome": None, "reopen_count": 0, "would_speak_up_again": None,
+        "reporter_id": reporter_id, "receipt_hash": receipt_hash, "routing_reason": reason,
         "sla_ack_hours": hours.ack_hours, "sla_close_hours": hours.close_hours,
         "escalation_level": 0, "escalation_unit_id": escalation_unit_id,
     }

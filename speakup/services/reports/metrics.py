@@ -2,8 +2,8 @@
 
 The database computes every figure in a fixed number of statements whatever the number of
 reports: the groups with the overall row (one scan where the groups split the reports:
-PostgreSQL's grouping sets, on SQLite the groups then the overall row made from them), the
-feedback answers the same way, and the groups' labels.  Percentiles are PostgreSQL's
+PostgreSQL's grouping sets, on SQLite the groups then the overall row made from them), and
+the groups' labels.  Percentiles are PostgreSQL's
 ``percentile_cont`` and, on SQLite, the functions of :mod:`speakup.percentiles`, which
 interpolate the same way; both take them over the delays each report keeps in whole
 microseconds (:mod:`speakup.services.reports.delays`), so both databases give identical
@@ -60,7 +60,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from speakup import percentiles
 from speakup.db import table
-from speakup.models import Category, Feedback, Report, ReportAssignee, Unit, User
+from speakup.models import Category, Report, ReportAssignee, Unit, User
 from speakup.services.core.errors import Invalid
 from speakup.services.org.units import subtree_ids
 from speakup.vocabulary import Kind, Status
@@ -74,7 +74,6 @@ SHARES = ("ack_within_sla_pct", "close_within_sla_pct", "anonymous_pct",
 FIGURES = COUNTS + DURATIONS + SHARES
 
 _R = table(Report)
-_F = table(Feedback)
 _A = table(ReportAssignee)
 
 
@@ -165,12 +164,9 @@ def _count_columns() -> list[ColumnElement[Any]]:
         count().filter(r.closed_at <= r.close_target_at).label("close_in_time"),
         count().filter(or_(r.closed_at.is_not(None), close_due_passed)).label("close_judged"),
         count().filter(r.anonymous == true()).label("anonymous"),
+        count(r.would_speak_up_again).label("answers"),
+        count().filter(r.would_speak_up_again == "yes").label("again"),
     ]
-
-
-def _answer_columns() -> list[ColumnElement[Any]]:
-    return [func.count().label("answers"),
-            func.count().filter(_F.c.would_speak_up_again == "yes").label("again")]
 
 
 def _now() -> Any:
@@ -189,23 +185,17 @@ def _key(group_by: str) -> ColumnElement[Any]:
 WIDE = timedelta(days=120)
 
 
-def _statement(query: Query, dialect: str, *, grouped: bool, whole: bool = False,
-               answers: bool = False) -> Select[Any] | CompoundSelect[Any]:
-    """The figures of ``query`` (or with ``answers``, its feedback answers): overall, per
-    group (``grouped``), or both at once in one scan (``whole`` too; the overall row has
-    ``whole`` 1).  Feedback is counted from its own small table rather than joined to every
-    report."""
-    source: Any
-    if answers:
-        columns, source = _answer_columns(), _F.join(_R, _R.c.id == _F.c.report_id)
-    else:
-        packed = whole and dialect == "sqlite"
-        columns, source = _count_columns() + _percentile_columns(dialect, packed=packed), _R
+def _statement(query: Query, dialect: str, *, grouped: bool, whole: bool = False
+               ) -> Select[Any] | CompoundSelect[Any]:
+    """The figures of ``query``: overall, per group (``grouped``), or both at once in one
+    scan (``whole`` too; the overall row has ``whole`` 1)."""
+    source: Any = _R
+    packed = whole and dialect == "sqlite"
+    columns = _count_columns() + _percentile_columns(dialect, packed=packed)
     if grouped and query.group_by == "leader":
         source = source.join(_A, and_(_A.c.report_id == _R.c.id, _A.c.active == true()))
     created: ColumnElement[Any] = _R.c.created_at
-    scan = (dialect == "sqlite" and not answers and query.unit_ids is None
-            and query.end - query.start >= WIDE)
+    scan = dialect == "sqlite" and query.unit_ids is None and query.end - query.start >= WIDE
     if scan:
         # SQLite's way of saying "not by this index": a unary plus on the column.
         created = literal_column("+reports.created_at", type_=_R.c.created_at.type)
@@ -257,32 +247,26 @@ def _one_scan(query: Query, dialect: str) -> bool:
     return query.group_by not in ("none", "leader")
 
 
-def _rows(session: Session, query: Query, dialect: str, params: dict[str, Any], *,
-          answers: bool = False) -> tuple[Any, Sequence[Any]]:
+def _rows(session: Session, query: Query, dialect: str, params: dict[str, Any]
+          ) -> tuple[Any, Sequence[Any]]:
     """The overall row and the group rows (none for ``group_by=none``)."""
     if _one_scan(query, dialect):
-        rows = session.execute(_statement(query, dialect, grouped=True, whole=True,
-                                          answers=answers), params).all()
+        rows = session.execute(_statement(query, dialect, grouped=True, whole=True),
+                               params).all()
         return next(r for r in rows if r.whole), [r for r in rows if not r.whole]
-    overall = session.execute(_statement(query, dialect, grouped=False, answers=answers),
-                              params).one()
+    overall = session.execute(_statement(query, dialect, grouped=False), params).one()
     if query.group_by == "none":
         return overall, []
-    return overall, session.execute(_statement(query, dialect, grouped=True, answers=answers),
-                                    params).all()
+    return overall, session.execute(_statement(query, dialect, grouped=True), params).all()
 
 
 def response_times(session: Session, query: Query, *, now: datetime) -> dict[str, Any]:
     """The metrics of ``query`` as of ``now``, in the contract's shape (without the echo of
     the query, which the caller adds)."""
     dialect = session.get_bind().dialect.name
-    params = {"now": now}
-    whole, parts = _rows(session, query, dialect, params)
-    whole_answers, part_answers = _rows(session, query, dialect, params, answers=True)
-    answers = {row.key: row for row in part_answers}
-    overall = _figures(whole._mapping, whole_answers, dialect)
-    groups = [{"key": row.key, **_figures(row._mapping, answers.get(row.key), dialect)}
-              for row in parts]
+    whole, parts = _rows(session, query, dialect, {"now": now})
+    overall = _figures(whole._mapping, dialect)
+    groups = [{"key": row.key, **_figures(row._mapping, dialect)} for row in parts]
     if groups:
         labels = _labels(session, query.group_by, [g["key"] for g in groups])
         for group in groups:
@@ -291,8 +275,8 @@ def response_times(session: Session, query: Query, *, now: datetime) -> dict[str
     return _suppress(groups, overall, query.threshold)
 
 
-def _figures(row: Any, answers: Any, dialect: str) -> dict[str, Any]:
-    """A row's figures, with its feedback ``answers`` (None: nobody answered)."""
+def _figures(row: Any, dialect: str) -> dict[str, Any]:
+    """A row's figures."""
     if dialect == "sqlite":
         spans = percentiles.decode(row["spans"])
     else:
@@ -304,8 +288,7 @@ def _figures(row: Any, answers: Any, dialect: str) -> dict[str, Any]:
     figures["ack_within_sla_pct"] = _share(row["ack_in_time"], row["ack_judged"])
     figures["close_within_sla_pct"] = _share(row["close_in_time"], row["close_judged"])
     figures["anonymous_pct"] = _share(row["anonymous"], row["reports"])
-    figures["would_speak_up_again_pct"] = (
-        None if answers is None else _share(answers.again, answers.answers))
+    figures["would_speak_up_again_pct"] = _share(row["again"], row["answers"])
     return figures
 
 

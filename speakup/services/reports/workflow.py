@@ -188,13 +188,15 @@ def reopening(*, report_id: str, at: Any, actor_id: str | None, reason: str,
 
 def feedback_rows(*, report_id: str, at: Any, actor_id: str | None, loop_closed: str,
                   would_speak_up_again: str, comment: str | None
-                  ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The reporter's feedback row and its timeline row (``actor_id``: the named reporter,
-    None for an anonymous one; the feedback row itself names nobody)."""
+                  ) -> tuple[dict[str, Any], Change]:
+    """The reporter's feedback row, and the change to the report: the answer the metrics
+    count, and its timeline row (``actor_id``: the named reporter, None for an anonymous
+    one; the feedback row itself names nobody)."""
     row = {"report_id": report_id, "loop_closed": loop_closed,
            "would_speak_up_again": would_speak_up_again, "comment": comment, "created_at": at}
-    return row, [_entry(report_id, "feedback", at, actor_id, loop_closed=loop_closed,
-                        would_speak_up_again=would_speak_up_again, comment=comment)]
+    return row, Change({"would_speak_up_again": would_speak_up_again}, [
+        _entry(report_id, "feedback", at, actor_id, loop_closed=loop_closed,
+               would_speak_up_again=would_speak_up_again, comment=comment)])
 
 
 # Built once: building a statement costs more than running it (a fifth of a step's time).
@@ -416,17 +418,17 @@ def give_feedback(db: Database, *, clock: Clock, actor: Actor, report_id: str,
             step.require(Action.FEEDBACK, "give feedback on")
             if step.status != Status.CLOSED:
                 raise IllegalTransition("feedback", step.status)
-            connection = step.session.connection()
-            given = connection.execute(select(Feedback.report_id).where(
-                Feedback.report_id == report_id)).first()
-            if given is not None:
+            # The report keeps the answer (the feedback row's primary key still stops a
+            # concurrent second one).
+            if step.report.would_speak_up_again is not None:
                 raise FeedbackGiven("Feedback on this report was given already.")
-            row, entries = feedback_rows(
+            connection = step.session.connection()
+            row, change = feedback_rows(
                 report_id=report_id, at=step.now, actor_id=actor.user_id,
                 loop_closed=loop_closed, would_speak_up_again=would_speak_up_again,
                 comment=comment)
             connection.execute(insert(table(Feedback)), [row])
-            step.record(entries)
+            step.apply(change)
             return FeedbackView(loop_closed, would_speak_up_again, comment, step.now)
     except IntegrityError:  # a concurrent second feedback won the race
         raise FeedbackGiven("Feedback on this report was given already.") from None

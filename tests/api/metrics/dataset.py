@@ -27,7 +27,7 @@ from speakup.services import org
 from speakup.services.auth.passwords import Passwords
 from speakup.services.core.clock import Clock
 from speakup.services.core.ids import new_id
-from speakup.services.reports import delays, intake
+from speakup.services.reports import delays, intake, workflow
 from speakup.services.reports.intake import NewReport
 from speakup.vocabulary import Kind, Outcome
 from tests.support import PASSWORD, Org
@@ -113,10 +113,12 @@ def generate(database: Database, world: World, *, count: int, seed: int,
                               "assigned_at": created, "report_created_at": created,
                               "active": not (n == 1 and rng.random() < 0.3)})
         if report["closed_at"] is not None and rng.random() < 0.35:
-            feedback.append({"report_id": report_id,
-                             "loop_closed": rng.choice(("yes", "partly", "no")),
-                             "would_speak_up_again": rng.choice(ANSWERS), "comment": None,
-                             "created_at": report["closed_at"]})
+            row, change = workflow.feedback_rows(
+                report_id=report_id, at=report["closed_at"], actor_id=None,
+                loop_closed=rng.choice(("yes", "partly", "no")),
+                would_speak_up_again=rng.choice(ANSWERS), comment=None)
+            feedback.append(row)
+            report.update(change.values)
     with database.engine.begin() as connection:
         connection.execute(insert(table(Report)), reports)
         connection.execute(insert(table(ReportAssignee)), assignees)
