@@ -91,12 +91,13 @@ class Merged:
                 values.frombytes(packed)
 
     def finalize(self) -> str:
-        merged = []
-        for values in self._series:
+        fields = []
+        for values in self._series:  # one union at a time: a million values are 32 MB
             ordered = values.tolist()
             ordered.sort()
-            merged.append(ordered)
-        return _fields(merged)
+            fields.append(_fields([ordered]))
+            del ordered
+        return " ".join(fields)
 
 
 def register(connection: sqlite3.Connection) -> None:
