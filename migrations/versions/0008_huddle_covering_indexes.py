@@ -6,10 +6,11 @@ fetched tens of thousands of reports from the table (about a second at a million
 The columns are now keys on both databases, which changes nothing for PostgreSQL's
 index-only scans.  The index of a unit's reports by creation time now holds every column
 the response-time metrics read: a year grouped by unit reads it in the units' order, with
-no sort and without the table (at a million reports on PostgreSQL, about 2 s instead of 3 to
-7 s under the same load).  A site's actions in progress (ten thousand in the demo) were read from
-the table to check their status; the new index holds unit, status and order.  On a large PostgreSQL installation, build them with CREATE INDEX
-CONCURRENTLY before upgrading, under these names.
+no sort and without the table (at a million reports on PostgreSQL, about 2 s instead of 3
+to 7 s under the same load).  A site's actions in progress (ten thousand in the demo) were
+read from the table to check their status; the new index holds unit, status and order.
+On a large PostgreSQL installation, build them with CREATE INDEX CONCURRENTLY before
+upgrading, under these names.
 
 Revision ID: 0008
 Revises: 0007
