@@ -189,9 +189,8 @@ def _statement(query: Query, dialect: str, *, grouped: bool, whole: bool = False
                ) -> Select[Any] | CompoundSelect[Any]:
     """The figures of ``query``: overall, per group (``grouped``), or both at once in one
     scan (``whole`` too; the overall row has ``whole`` 1)."""
+    columns = _count_columns() + _percentile_columns(dialect, packed=whole and dialect == "sqlite")
     source: Any = _R
-    packed = whole and dialect == "sqlite"
-    columns = _count_columns() + _percentile_columns(dialect, packed=packed)
     if grouped and query.group_by == "leader":
         source = source.join(_A, and_(_A.c.report_id == _R.c.id, _A.c.active == true()))
     created: ColumnElement[Any] = _R.c.created_at
@@ -230,14 +229,12 @@ def _with_overall(grouped: Select[Any]) -> CompoundSelect[Any]:
     groups = grouped.cte("groups").prefix_with("MATERIALIZED")
     series = [c for c in groups.c if c.name.startswith("series")]
     counts = [c for c in groups.c if c.name != "key" and c not in series]
-    spans: list[ColumnElement[Any]] = []
-    overall_spans: list[ColumnElement[Any]] = []
-    if series:
-        spans = [func.speakup_percentiles(*series).label("spans")]
-        overall_spans = [func.speakup_percentiles_merged(*series).label("spans")]
-    parts = select(*counts, groups.c.key, *spans, literal(0).label("whole"))
+    parts = select(*counts, groups.c.key, func.speakup_percentiles(*series).label("spans"),
+                   literal(0).label("whole"))
     overall = select(*[func.coalesce(func.sum(c), 0).label(c.name) for c in counts],
-                     null().label("key"), *overall_spans, literal(1).label("whole"))
+                     null().label("key"),
+                     func.speakup_percentiles_merged(*series).label("spans"),
+                     literal(1).label("whole"))
     return union_all(parts, overall)
 
 
