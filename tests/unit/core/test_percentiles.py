@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import sqlite3
 import statistics
+from array import array
 from collections.abc import Iterator
 
 import pytest
@@ -70,3 +71,22 @@ def test_interpolation_is_postgresqls():
     # percentile_cont(0.9) of 1..4 is 3.7: position 2.7 between the third and fourth values.
     assert percentiles.continuous([1.0, 2.0, 3.0, 4.0], 0.9) == pytest.approx(3.7)
     assert percentiles.continuous([1.0, 2.0, 3.0, 4.0], 0.5) == 2.5
+
+
+def test_the_union_of_sorted_series_reads_every_rank_as_sorting_would():
+    """Ranks of the merged series without merging them: any doubles (negative, zero of
+    either sign, repeated, tiny and huge), in series of any length."""
+    rng = random.Random(11)
+    pool = [0.0, -0.0, 5e-324, -5e-324, 1.5e308, -1.5e308, 3.0, 3.0]
+    series = [sorted(rng.choice(pool) if rng.random() < 0.2 else rng.uniform(-1e9, 1e9)
+                     for _ in range(rng.randrange(1, 300))) for _ in range(7)]
+    packed = [array("d", values).tobytes() for values in series]
+    merged = percentiles.Merged()
+    for part in packed:
+        merged.step(part, None, part)
+    union = sorted(v for values in series for v in values)
+    wanted = (percentiles.continuous(union, 0.5), percentiles.continuous(union, 0.9))
+    assert percentiles.decode(merged.finalize()) == [wanted, (None, None), wanted]
+    whole = percentiles._Union([memoryview(p).cast("d") for p in packed])
+    assert len(whole) == len(union)
+    assert [whole[rank] for rank in range(len(union))] == union
