@@ -142,7 +142,7 @@ def test_metrics_migrations_give_existing_reports_their_first_due_times_and_dela
         scratch_url: str):
     """0005 dates the SLA targets from creation plus the stored hours (an escalation may
     have moved ack_due_at on); 0006 works out the delays to the microsecond; 0009 copies the
-    feedback's answer onto its report."""
+    feedback's answer onto its report, and 0010 its active assignees."""
     from datetime import UTC, datetime, timedelta
 
     from sqlalchemy import column, insert
@@ -186,6 +186,17 @@ def test_metrics_migrations_give_existing_reports_their_first_due_times_and_dela
             connection.execute(text(
                 "INSERT INTO report_feedback (report_id, loop_closed, would_speak_up_again, "
                 "created_at) VALUES ('r1', 'partly', 'unsure', '2026-03-05 09:00:00+00:00')"))
+            for user in ("zed", "amy", "bob"):
+                connection.execute(text(
+                    "INSERT INTO users (id, email, name, password_hash, active, created_at) "
+                    "VALUES (:id, :email, :id, 'x', true, :at)"),
+                    {"id": user, "email": f"{user}@example.org", "at": created})
+            for report, user, active in (("r1", "zed", True), ("r1", "amy", True),
+                                         ("r1", "bob", False), ("r2", "bob", False)):
+                connection.execute(text(
+                    "INSERT INTO report_assignees (report_id, user_id, assigned_at, active, "
+                    "report_created_at) VALUES (:r, :u, :at, :active, :at)"),
+                    {"r": report, "u": user, "at": created, "active": active})
         migrate.upgrade(scratch_url)
         with engine.connect() as connection:
             row = connection.execute(text(
@@ -193,7 +204,10 @@ def test_metrics_migrations_give_existing_reports_their_first_due_times_and_dela
                 " close_after_us FROM reports WHERE id = 'r1'")).one()
             answers = dict(connection.execute(text(
                 "SELECT id, would_speak_up_again FROM reports")).all())
+            assignees = dict(connection.execute(text(
+                "SELECT id, assignee_ids FROM reports")).all())
         assert answers == {"r1": "unsure", "r2": None}
+        assert assignees == {"r1": "amy zed", "r2": None}  # active ones, sorted
         targets = [UTCDateTime().process_result_value(
             datetime.fromisoformat(v) if isinstance(v, str) else v, None) for v in row[:2]]
         assert targets == [created + timedelta(hours=48), created + timedelta(hours=720)]

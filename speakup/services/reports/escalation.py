@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from speakup.db import Database, table
 from speakup.models import Report, ReportAssignee, Unit
+from speakup.models.reports import assignee_ids
 from speakup.services import routing
 from speakup.services.core.clock import Clock
 from speakup.services.reports import history
@@ -97,9 +98,9 @@ def _escalate(session: Session, report: Any, now: datetime) -> Escalated:
         values["ack_due_at"] = _next_due(report.ack_due_at, report.sla_ack_hours, now)
     if report.status != Status.CLOSED.value and report.close_due_at <= now:
         values["close_due_at"] = _next_due(report.close_due_at, report.sla_close_hours, now)
-    connection = session.connection()
-    connection.execute(_CHANGE, {"b_report_id": report.id, **values})
-    added = _assign(session, report, [p.id for p in people], now)
+    added, active = _assign(session, report, [p.id for p in people], now)
+    values["assignee_ids"] = assignee_ids(active)
+    session.connection().execute(_CHANGE, {"b_report_id": report.id, **values})
     history.record(session, [history.entry(
         report_id=report.id, type="escalated", at=now,
         details={"reason": reason, "assignees": [{"id": p.id, "name": p.name}
@@ -113,9 +114,10 @@ def _next_due(missed: datetime, hours: int, now: datetime) -> datetime:
     return max(missed + period, now + period)
 
 
-def _assign(session: Session, report: Any, user_ids: list[str], now: datetime) -> list[str]:
+def _assign(session: Session, report: Any, user_ids: list[str], now: datetime
+            ) -> tuple[list[str], list[str]]:
     """Make ``user_ids`` active assignees besides the current ones; returns those who were
-    not active assignees before (the ones to tell)."""
+    not active assignees before (the ones to tell), and every active assignee now."""
     connection = session.connection()
     existing = dict(connection.execute(
         select(_ASSIGNEES.c.user_id, _ASSIGNEES.c.active)
@@ -132,4 +134,4 @@ def _assign(session: Session, report: Any, user_ids: list[str], now: datetime) -
         connection.execute(insert(_ASSIGNEES), [
             {"report_id": report.id, "user_id": uid, "assigned_at": now, "active": True,
              "report_created_at": report.created_at} for uid in new])
-    return added
+    return added, [uid for uid, active in existing.items() if active] + added

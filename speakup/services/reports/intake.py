@@ -34,6 +34,7 @@ from speakup.models import (
     Report,
     ReportAssignee,
 )
+from speakup.models.reports import assignee_ids
 from speakup.services import routing
 from speakup.services.auth import receipts
 from speakup.services.core.clock import Clock
@@ -259,6 +260,7 @@ def submission_rows(
         "acknowledged_at": None, "first_response_at": None, "closed_at": None,
         "ack_after_us": None, "first_response_after_us": None, "close_after_us": None,
         "outcome": None, "reopen_count": 0, "would_speak_up_again": None,
+        "assignee_ids": assignee_ids(uid for uid, _name in assignees),
         "reporter_id": reporter_id, "receipt_hash": receipt_hash, "routing_reason": reason,
         "sla_ack_hours": hours.ack_hours, "sla_close_hours": hours.close_hours,
         "escalation_level": 0, "escalation_unit_id": escalation_unit_id,

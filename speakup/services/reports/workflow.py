@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from speakup.db import Database, table
 from speakup.models import Feedback, Message, Report, ReportAssignee, User, UserRole
+from speakup.models.reports import assignee_ids
 from speakup.services.core.actors import Actor
 from speakup.services.core.clock import Clock
 from speakup.services.core.errors import Conflict, Forbidden, Invalid
@@ -390,6 +391,7 @@ def assign(db: Database, *, clock: Clock, actor: Actor, report_id: str, user_id:
             select(assignees.c.user_id).where(assignees.c.report_id == report_id)).scalars())
         connection.execute(update(assignees).where(assignees.c.report_id == report_id)
                            .values(active=assignees.c.user_id == user_id))
+        step.change(assignee_ids=assignee_ids([user_id]))
         if user_id in existing:
             connection.execute(update(assignees).where(
                 assignees.c.report_id == report_id, assignees.c.user_id == user_id,

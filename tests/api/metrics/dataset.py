@@ -23,6 +23,7 @@ from sqlalchemy import insert, select
 
 from speakup.db import Database, table
 from speakup.models import Feedback, Report, ReportAssignee, Unit, User
+from speakup.models.reports import assignee_ids
 from speakup.services import org
 from speakup.services.auth.passwords import Passwords
 from speakup.services.core.clock import Clock
@@ -112,6 +113,8 @@ def generate(database: Database, world: World, *, count: int, seed: int,
             assignees.append({"report_id": report_id, "user_id": leader,
                               "assigned_at": created, "report_created_at": created,
                               "active": not (n == 1 and rng.random() < 0.3)})
+        report["assignee_ids"] = assignee_ids(
+            a["user_id"] for a in assignees[-len(chosen):] if a["active"])
         if report["closed_at"] is not None and rng.random() < 0.35:
             row, change = workflow.feedback_rows(
                 report_id=report_id, at=report["closed_at"], actor_id=None,

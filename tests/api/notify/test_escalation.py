@@ -83,6 +83,9 @@ def test_an_ignored_report_climbs_every_level_to_the_safety_officers_once_each(
     assert [e["type"] for e in view["timeline"]].count("escalated") == 3
     row = session.get(Report, report["id"])
     assert row is not None and row.escalation_level == 3 and row.escalation_unit_id is None
+    # The report keeps its active assignees for the metrics by leader.
+    assert row.assignee_ids == " ".join(sorted({
+        hospital.ward_leader, department_leader, hospital.site_leader, hospital.officer}))
 
 
 def test_an_acknowledged_report_left_open_escalates_when_its_loop_is_overdue(

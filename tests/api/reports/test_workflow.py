@@ -9,7 +9,10 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from speakup.models import Report
 from speakup.services.core.clock import SettableClock
 from tests.support import Login, Org, assert_problem, report_body
 
@@ -267,7 +270,8 @@ def test_a_reporter_may_reopen_for_30_days_a_safety_officer_always(
                        headers=officer).status_code == 200
 
 
-def test_reassigning_hands_the_report_over(client: FlaskClient, hospital: Org, login: Login):
+def test_reassigning_hands_the_report_over(client: FlaskClient, hospital: Org, login: Login,
+                                           session: Session):
     report_id, _ = submit(client, hospital, login, anonymous=True)
     ward, site = login("ward_leader"), login("site_leader")
     assert client.get(f"/api/v1/reports/{report_id}", headers=site).status_code == 404
@@ -281,6 +285,8 @@ def test_reassigning_hands_the_report_over(client: FlaskClient, hospital: Org, l
                         headers=ward)
     assert moved.status_code == 200, moved.json
     assert [a["id"] for a in moved.json["routing"]["assignees"]] == [hospital.site_leader]
+    assert session.scalar(select(Report.assignee_ids).where(
+        Report.id == report_id)) == hospital.site_leader  # read by the metrics by leader
     assert client.get(f"/api/v1/reports/{report_id}", headers=ward).status_code == 404
     view = staff_view(client, site, report_id)
     assert view["timeline"][-1]["type"] == "assigned"
@@ -290,6 +296,9 @@ def test_reassigning_hands_the_report_over(client: FlaskClient, hospital: Org, l
                        json={"user_id": hospital.ward_leader, "reason": "Ward's call."},
                        headers=site)
     assert [a["id"] for a in back.json["routing"]["assignees"]] == [hospital.ward_leader]
+    session.rollback()  # a new snapshot
+    assert session.scalar(select(Report.assignee_ids).where(
+        Report.id == report_id)) == hospital.ward_leader
 
 
 def test_a_named_report_is_never_assigned_to_its_reporter(client: FlaskClient, hospital: Org,

@@ -35,6 +35,7 @@ from speakup.models import (
     Unit,
     User,
 )
+from speakup.models.reports import assignee_ids
 from speakup.services import auth
 from speakup.services.auth.passwords import Passwords
 from speakup.services.core.clock import SettableClock
@@ -436,6 +437,13 @@ def test_every_reference_holds(twice, database: Database, session: Session):
                 .where(child.is_not(None), parent.is_(None)))
             assert dangling == 0, f"{child} -> {parent}"
     assert session.scalar(select(func.count()).select_from(ReportEvent)) > 800
+    # Each report names its active assignees as the services keep them (metrics by leader).
+    active: dict[str, set[str]] = {}
+    for report_id, user_id in session.execute(select(
+            ReportAssignee.report_id, ReportAssignee.user_id).where(ReportAssignee.active)):
+        active.setdefault(report_id, set()).add(user_id)
+    kept = dict(session.execute(select(Report.id, Report.assignee_ids)).all())
+    assert kept == {report_id: assignee_ids(active.get(report_id, ())) for report_id in kept}
 
 
 def test_only_foreign_key_triggers_fire_on_the_demo_tables(database: Database,

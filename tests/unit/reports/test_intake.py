@@ -49,6 +49,7 @@ def test_named_report_records_reporter_routing_and_timeline(
     assignees = session.scalars(select(ReportAssignee.user_id).where(
         ReportAssignee.report_id == report.id)).all()
     assert assignees == [hospital.ward_leader]
+    assert report.assignee_ids == hospital.ward_leader  # the metrics by leader read these
     events = session.scalars(select(ReportEvent).where(
         ReportEvent.report_id == report.id).order_by(ReportEvent.id)).all()
     assert [(e.type, e.actor_id) for e in events] == [("submitted", hospital.nurse),
