@@ -109,8 +109,12 @@ def hand_written(group_by: str, sqlite: bool) -> str:
              "to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM')")
     key, label, join = {
         "unit": ("r.unit_id", "u.name", "JOIN units u ON u.id = r.unit_id"),
-        "leader": ("a.user_id", "p.name", "JOIN report_assignees a ON a.report_id = r.id "
-                   "AND a.active JOIN users p ON p.id = a.user_id"),
+        # Each report names its active assignees (assignee_ids, ids with spaces between).
+        "leader": ("a.value", "p.name",
+                   ("JOIN json_each('[\"' || replace(r.assignee_ids, ' ', '\",\"') || '\"]') a"
+                    if sqlite else
+                    "CROSS JOIN unnest(string_to_array(r.assignee_ids, ' ')) a(value)")
+                   + " JOIN users p ON p.id = a.value"),
         "month": (month, month, ""),
         "week": (week, week, ""),
     }[group_by]

@@ -31,7 +31,7 @@ minus the visible groups never gives a suppressed group away.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -60,7 +60,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from speakup import percentiles
 from speakup.db import table
-from speakup.models import Category, Report, ReportAssignee, Unit, User
+from speakup.models import Category, Report, Unit, User
 from speakup.services.core.errors import Invalid
 from speakup.services.org.units import subtree_ids
 from speakup.vocabulary import Kind, Status
@@ -74,7 +74,6 @@ SHARES = ("ack_within_sla_pct", "close_within_sla_pct", "anonymous_pct",
 FIGURES = COUNTS + DURATIONS + SHARES
 
 _R = table(Report)
-_A = table(ReportAssignee)
 
 
 @dataclass(frozen=True)
@@ -175,7 +174,7 @@ def _now() -> Any:
 
 def _key(group_by: str) -> ColumnElement[Any]:
     return {"unit": _R.c.unit_id, "kind": _R.c.kind, "category": _R.c.category,
-            "leader": _A.c.user_id, "week": _Week(_R.c.created_at),
+            "leader": _R.c.assignee_ids, "week": _Week(_R.c.created_at),
             "month": _Month(_R.c.created_at)}[group_by]
 
 
@@ -188,13 +187,23 @@ WIDE = timedelta(days=120)
 def _statement(query: Query, dialect: str, *, grouped: bool, whole: bool = False
                ) -> Select[Any] | CompoundSelect[Any]:
     """The figures of ``query``: overall, per group (``grouped``), or both at once in one
-    scan (``whole`` too; the overall row has ``whole`` 1)."""
-    columns = _count_columns() + _percentile_columns(dialect, packed=whole and dialect == "sqlite")
+    scan (``whole`` too; the overall row has ``whole`` 1).
+
+    By leader, a report counts for each of its active assignees (``assignee_ids``): on
+    PostgreSQL each report is joined to the ids it holds; on SQLite the reports are grouped
+    by their set of assignees, and each leader's row is made from the sets that name them
+    (see :func:`_with_overall`)."""
+    sqlite = dialect == "sqlite"
+    columns = _count_columns() + _percentile_columns(dialect, packed=whole and sqlite)
     source: Any = _R
-    if grouped and query.group_by == "leader":
-        source = source.join(_A, and_(_A.c.report_id == _R.c.id, _A.c.active == true()))
+    key = _key(query.group_by) if grouped else None
+    if grouped and query.group_by == "leader" and not sqlite:
+        leaders = func.unnest(func.string_to_array(_R.c.assignee_ids, literal(" "))
+                              ).table_valued("user_id").render_derived(name="leader")
+        source = source.join(leaders, true())
+        key = leaders.c.user_id
     created: ColumnElement[Any] = _R.c.created_at
-    scan = dialect == "sqlite" and query.unit_ids is None and query.end - query.start >= WIDE
+    scan = sqlite and query.unit_ids is None and query.end - query.start >= WIDE
     if scan:
         # SQLite's way of saying "not by this index": a unary plus on the column.
         created = literal_column("+reports.created_at", type_=_R.c.created_at.type)
@@ -206,31 +215,43 @@ def _statement(query: Query, dialect: str, *, grouped: bool, whole: bool = False
     if query.category is not None:
         conditions.append(_R.c.category == query.category)
     statement = select(*columns).select_from(source).where(*conditions)
-    if not grouped:
+    if key is None:
         return statement
-    key = _key(query.group_by)
     # Nor group by walking a single-column index on the key, but by unit through the index
     # that holds every column read here (ix_reports_unit_id_created_at): in order, no sort.
     if scan and isinstance(key, Column) and key is not _R.c.unit_id:
         key = literal_column(f"+{key.table.name}.{key.name}", type_=key.type)
     statement = statement.add_columns(key.label("key"))
-    if whole and dialect == "sqlite":
-        return _with_overall(statement.group_by(key))
+    if whole and sqlite:
+        return _with_overall(statement.group_by(key), by_leader=query.group_by == "leader")
     if whole:  # PostgreSQL's grouping sets
         return (statement.add_columns(func.grouping(key).label("whole"))
                 .group_by(func.grouping_sets(key, tuple_())))
     return statement.group_by(key)
 
 
-def _with_overall(grouped: Select[Any]) -> CompoundSelect[Any]:
+def _with_overall(grouped: Select[Any], *, by_leader: bool = False) -> CompoundSelect[Any]:
     """SQLite's stand-in for grouping sets: the groups of ``grouped`` (made once), then the
     overall row from them: the sums of their counts and the percentiles of the union of
-    their sorted series.  The reports are read once instead of twice."""
+    their sorted series.  The reports are read once instead of twice.
+
+    ``by_leader``: the groups are sets of assignees (``assignee_ids``, ids with spaces
+    between); each leader's row is made the same way from the sets that name them."""
     groups = grouped.cte("groups").prefix_with("MATERIALIZED")
     series = [c for c in groups.c if c.name.startswith("series")]
     counts = [c for c in groups.c if c.name != "key" and c not in series]
-    parts = select(*counts, groups.c.key, func.speakup_percentiles(*series).label("spans"),
+    if by_leader:
+        ids = func.json_each(literal("[\"") + func.replace(groups.c.key, " ", "\",\"")
+                             + literal("\"]")).table_valued("value").alias("leader")
+        parts: Select[Any] = (
+            select(*[func.sum(c).label(c.name) for c in counts], ids.c.value.label("key"),
+                   func.speakup_percentiles_merged(*series).label("spans"),
                    literal(0).label("whole"))
+            .select_from(groups).join(ids, true()).group_by(ids.c.value))
+    else:
+        parts = select(*counts, groups.c.key,
+                       func.speakup_percentiles(*series).label("spans"),
+                       literal(0).label("whole"))
     overall = select(*[func.coalesce(func.sum(c), 0).label(c.name) for c in counts],
                      null().label("key"),
                      func.speakup_percentiles_merged(*series).label("spans"),
@@ -239,18 +260,22 @@ def _with_overall(grouped: Select[Any]) -> CompoundSelect[Any]:
 
 
 def _one_scan(query: Query, dialect: str) -> bool:
-    """Whether the groups and the overall row come from one statement: when the groups split
-    the reports (a report has several leaders, so not by leader)."""
-    return query.group_by not in ("none", "leader")
+    """Whether the groups and the overall row come from one statement: on SQLite always (by
+    the sets of assignees for leaders, by unit for no grouping: a union of sorted groups is
+    quicker to sort than the whole); on PostgreSQL when the groups split the reports (a
+    report can have several leaders)."""
+    return dialect == "sqlite" or query.group_by not in ("none", "leader")
 
 
 def _rows(session: Session, query: Query, dialect: str, params: dict[str, Any]
           ) -> tuple[Any, Sequence[Any]]:
     """The overall row and the group rows (none for ``group_by=none``)."""
     if _one_scan(query, dialect):
-        rows = session.execute(_statement(query, dialect, grouped=True, whole=True),
+        grouping = query if query.group_by != "none" else replace(query, group_by="unit")
+        rows = session.execute(_statement(grouping, dialect, grouped=True, whole=True),
                                params).all()
-        return next(r for r in rows if r.whole), [r for r in rows if not r.whole]
+        overall = next(r for r in rows if r.whole)
+        return overall, [r for r in rows if not r.whole and query.group_by != "none"]
     overall = session.execute(_statement(query, dialect, grouped=False), params).one()
     if query.group_by == "none":
         return overall, []
