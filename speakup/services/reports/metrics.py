@@ -2,8 +2,9 @@
 
 The database computes every figure in a fixed number of statements whatever the number of
 reports: the groups with the overall row (one scan where the groups split the reports:
-PostgreSQL's grouping sets, on SQLite the groups then the overall row made from them), and
-the groups' labels.  Percentiles are PostgreSQL's
+PostgreSQL's grouping sets; on SQLite always, the groups then the overall row made from
+them), and the groups' labels.  By leader, each report counts for every active assignee it
+names in ``assignee_ids``.  Percentiles are PostgreSQL's
 ``percentile_cont`` and, on SQLite, the functions of :mod:`speakup.percentiles`, which
 interpolate the same way; both take them over the delays each report keeps in whole
 microseconds (:mod:`speakup.services.reports.delays`), so both databases give identical
