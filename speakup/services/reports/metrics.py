@@ -92,7 +92,9 @@ class Query:
 
 
 class _Week(FunctionElement[Any]):
-    """The Monday (UTC) of a time's ISO week, as ``YYYY-MM-DD``."""
+    """The Monday (UTC) of a time's ISO week: on SQLite as ``YYYY-MM-DD``, on PostgreSQL as
+    the week's first moment (a timestamp sorts faster than its text; :func:`_shown` writes
+    it out)."""
 
     inherit_cache = True
 
@@ -104,12 +106,11 @@ def _week_sqlite(element: _Week, compiler: Any, **kw: Any) -> str:
 
 @compiles(_Week)
 def _week_default(element: _Week, compiler: Any, **kw: Any) -> str:
-    moment = compiler.process(element.clauses, **kw)
-    return f"to_char(date_trunc('week', {moment} AT TIME ZONE 'UTC'), 'YYYY-MM-DD')"
+    return f"date_trunc('week', {compiler.process(element.clauses, **kw)} AT TIME ZONE 'UTC')"
 
 
 class _Month(FunctionElement[Any]):
-    """A time's month (UTC), as ``YYYY-MM``."""
+    """A time's month (UTC): on SQLite as ``YYYY-MM``, on PostgreSQL as its first moment."""
 
     inherit_cache = True
 
@@ -121,7 +122,17 @@ def _month_sqlite(element: _Month, compiler: Any, **kw: Any) -> str:
 
 @compiles(_Month)
 def _month_default(element: _Month, compiler: Any, **kw: Any) -> str:
-    return f"to_char({compiler.process(element.clauses, **kw)} AT TIME ZONE 'UTC', 'YYYY-MM')"
+    return f"date_trunc('month', {compiler.process(element.clauses, **kw)} AT TIME ZONE 'UTC')"
+
+
+_FORMATS = {"week": "YYYY-MM-DD", "month": "YYYY-MM"}
+
+
+def _shown(key: ColumnElement[Any], group_by: str, dialect: str) -> ColumnElement[Any]:
+    """The group's key as the answer gives it: on PostgreSQL a week or month written out."""
+    if dialect == "sqlite" or group_by not in _FORMATS:
+        return key
+    return func.to_char(key, literal_column(f"'{_FORMATS[group_by]}'"))
 
 
 _DELAYS: list[ColumnElement[Any]] = [
@@ -222,7 +233,7 @@ def _statement(query: Query, dialect: str, *, grouped: bool, whole: bool = False
     # that holds every column read here (ix_reports_unit_id_created_at): in order, no sort.
     if scan and isinstance(key, Column) and key is not _R.c.unit_id:
         key = literal_column(f"+{key.table.name}.{key.name}", type_=key.type)
-    statement = statement.add_columns(key.label("key"))
+    statement = statement.add_columns(_shown(key, query.group_by, dialect).label("key"))
     if whole and sqlite:
         return _with_overall(statement.group_by(key), by_leader=query.group_by == "leader")
     if whole:  # PostgreSQL's grouping sets
