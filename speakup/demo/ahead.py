@@ -85,11 +85,11 @@ def _produce(items: Callable[[], Iterable[Any]], handover: Any) -> None:
     # never copied on write), and a builder's rows are lists, dicts and tuples that reference
     # counting frees; collections of its ever-growing young objects took a quarter of its time.
     gc.freeze()
-    gc.disable()
-    try:
-        for item in items():
-            handover.put(("item", item))
-    except BaseException:  # noqa: BLE001 - handed to the parent, which raises it
-        handover.put(("failed", traceback.format_exc()))
-    else:
-        handover.put(("done", None))
+    with without_cycle_collection():
+        try:
+            for item in items():
+                handover.put(("item", item))
+        except BaseException:  # noqa: BLE001 - handed to the parent, which raises it
+            handover.put(("failed", traceback.format_exc()))
+        else:
+            handover.put(("done", None))
